@@ -1,0 +1,107 @@
+package backend
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+)
+
+func TestChooseDefaultIsGo(t *testing.T) {
+	b, err := Choose("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	if b.Name() != "go" && !strings.Contains(strings.ToLower(b.Name()), "go") {
+		t.Fatalf("default backend is %q, want the Go backend", b.Name())
+	}
+}
+
+func TestChooseUnknown(t *testing.T) {
+	_, err := Choose("tpu-magic")
+	if err == nil || !strings.Contains(err.Error(), "unknown backend") {
+		t.Fatalf("Choose(tpu-magic): err=%v, want an unknown-backend error", err)
+	}
+	_, err = Choose("go:no_such_option")
+	if err == nil {
+		t.Fatal("Choose(go:no_such_option) gave no error")
+	}
+}
+
+// A missing XLA plugin must never trigger a download: one line says so and the Go backend runs.
+func TestChooseXLAMissingPluginFallsBack(t *testing.T) {
+	var buf bytes.Buffer
+	old := Warnings
+	Warnings = &buf
+	defer func() { Warnings = old }()
+	b, err := Choose("xla:/nonexistent/pjrt_plugin_missing.so")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	if !strings.Contains(b.Name(), "go") && !strings.Contains(strings.ToLower(b.Description()), "go") {
+		t.Fatalf("fallback backend is %q, want the Go backend", b.Name())
+	}
+	msg := buf.String()
+	if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "no PJRT plugin at /nonexistent") ||
+		!strings.Contains(msg, "Go backend") {
+		t.Fatalf("warning = %q, want one line naming the missing plugin and the fallback", msg)
+	}
+}
+
+// TestNoDeadlockParallelMatmuls guards against the compute v0.1.2 Go-backend deadlock: several
+// independent large matmuls in one graph, each saturating the worker pool. It must finish on the
+// default backend well within the timeout (it takes about a second).
+func TestNoDeadlockParallelMatmuls(t *testing.T) {
+	b, err := Choose("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	const branches, n = 8, 384
+	exec, err := NewExec(b, func(x *Node) *Node {
+		var sum *Node
+		for i := range branches {
+			w := Add(x, Scalar(x.Graph(), dtypes.Float32, float64(i)))
+			y := Dot(x, w).Product() // independent matmuls, each large enough to use every worker
+			y = Dot(y, x).Product()
+			if sum == nil {
+				sum = ReduceAllSum(y)
+			} else {
+				sum = Add(sum, ReduceAllSum(y))
+			}
+		}
+		return sum
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := exec.Exec(make2D(n))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("graph of parallel matmuls did not finish in 3 minutes: the Go backend deadlocked")
+	}
+}
+
+func make2D(n int) [][]float32 {
+	m := make([][]float32, n)
+	for i := range m {
+		m[i] = make([]float32, n)
+		for j := range m[i] {
+			m[i][j] = float32((i*7+j*3)%11) / 11
+		}
+	}
+	return m
+}

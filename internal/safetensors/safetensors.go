@@ -1,0 +1,328 @@
+// Package safetensors reads and writes the safetensors format
+// (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length, a JSON header
+// mapping tensor names to dtype, shape and byte offsets, then the raw little-endian data.
+//
+// It reads F32, F16, BF16, F64, I64 and I32 tensors (floats convert to float32 on request), single
+// files and sharded checkpoints described by a "*.safetensors.index.json", and writes F32/I64
+// files atomically (a temporary file renamed into place), which is what a fine-tuned U-Net is
+// saved as. go-huggingface's reader is tied to its hub.Repo download cache and has no writer, so
+// this small self-contained package serves both directions.
+package safetensors
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"sort"
+)
+
+// ErrMissingTensor is returned (wrapped) when a requested tensor is not in the file.
+var ErrMissingTensor = errors.New("missing tensor")
+
+// maxHeaderSize guards against a corrupt length prefix making us allocate gigabytes.
+const maxHeaderSize = 100 << 20
+
+// Tensor is one named tensor as stored on disk.
+type Tensor struct {
+	Name  string
+	DType string // safetensors dtype: "F32", "F16", "BF16", "F64", "I64", "I32", ...
+	Shape []int
+	Data  []byte // raw little-endian bytes
+}
+
+// Size is the number of elements (1 for a scalar).
+func (t *Tensor) Size() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// ElemSize is the size in bytes of one element of dtype, or 0 if unknown.
+func ElemSize(dtype string) int {
+	switch dtype {
+	case "F64", "I64", "U64":
+		return 8
+	case "F32", "I32", "U32":
+		return 4
+	case "F16", "BF16", "I16", "U16":
+		return 2
+	case "I8", "U8", "BOOL":
+		return 1
+	}
+	return 0
+}
+
+// Float32 returns the values converted to float32, for F32, F16, BF16 and F64 tensors.
+func (t *Tensor) Float32() ([]float32, error) {
+	n := t.Size()
+	out := make([]float32, n)
+	d := t.Data
+	switch t.DType {
+	case "F32":
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
+		}
+	case "F16":
+		for i := range out {
+			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
+		}
+	case "BF16":
+		for i := range out {
+			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(d[2*i:])) << 16)
+		}
+	case "F64":
+		for i := range out {
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
+		}
+	default:
+		return nil, fmt.Errorf("safetensors: tensor %q has dtype %s, want a float dtype (F32, F16, BF16, F64)", t.Name, t.DType)
+	}
+	return out, nil
+}
+
+// Int64 returns the values of an I64 or I32 tensor as int64.
+func (t *Tensor) Int64() ([]int64, error) {
+	n := t.Size()
+	out := make([]int64, n)
+	switch t.DType {
+	case "I64":
+		for i := range out {
+			out[i] = int64(binary.LittleEndian.Uint64(t.Data[8*i:]))
+		}
+	case "I32":
+		for i := range out {
+			out[i] = int64(int32(binary.LittleEndian.Uint32(t.Data[4*i:])))
+		}
+	default:
+		return nil, fmt.Errorf("safetensors: tensor %q has dtype %s, want an integer dtype (I64, I32)", t.Name, t.DType)
+	}
+	return out, nil
+}
+
+// HalfToFloat32 converts an IEEE 754 binary16 value to float32.
+func HalfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: renormalise
+		e := uint32(127 - 15 + 1)
+		for frac&0x400 == 0 {
+			frac <<= 1
+			e--
+		}
+		frac &= 0x3ff
+		return math.Float32frombits(sign | e<<23 | frac<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	default:
+		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+	}
+}
+
+// File is a whole safetensors file (or a sharded checkpoint) read into memory.
+type File struct {
+	Path     string
+	Metadata map[string]string
+	tensors  map[string]*Tensor
+}
+
+// Names returns the tensor names, sorted.
+func (f *File) Names() []string {
+	names := make([]string, 0, len(f.tensors))
+	for n := range f.tensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Len is the number of tensors.
+func (f *File) Len() int { return len(f.tensors) }
+
+// Has reports whether the named tensor is present.
+func (f *File) Has(name string) bool { _, ok := f.tensors[name]; return ok }
+
+// Tensor returns the named tensor or an error wrapping ErrMissingTensor.
+func (f *File) Tensor(name string) (*Tensor, error) {
+	t, ok := f.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("safetensors: %s: tensor %q: %w", f.Path, name, ErrMissingTensor)
+	}
+	return t, nil
+}
+
+// Float32 is a shortcut for Tensor(name) then Float32, also returning the shape.
+func (f *File) Float32(name string) ([]float32, []int, error) {
+	t, err := f.Tensor(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := t.Float32()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return v, t.Shape, nil
+}
+
+// Int64 is a shortcut for Tensor(name) then Int64, also returning the shape.
+func (f *File) Int64(name string) ([]int64, []int, error) {
+	t, err := f.Tensor(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := t.Int64()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", f.Path, err)
+	}
+	return v, t.Shape, nil
+}
+
+type headerEntry struct {
+	DType   string  `json:"dtype"`
+	Shape   []int   `json:"shape"`
+	Offsets [2]int64 `json:"data_offsets"`
+}
+
+// Open reads a whole safetensors file, validating its header against the file size.
+func Open(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
+	}
+	f.Path = path
+	return f, nil
+}
+
+// Parse decodes safetensors bytes. The returned tensors share memory with data.
+func Parse(data []byte) (*File, error) {
+	if len(data) < 8 {
+		return nil, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", len(data))
+	}
+	hlen := binary.LittleEndian.Uint64(data)
+	if hlen > maxHeaderSize || hlen > uint64(len(data)-8) {
+		return nil, fmt.Errorf("corrupt header: length %d, file has %d bytes after the length", hlen, len(data)-8)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+hlen], &raw); err != nil {
+		return nil, fmt.Errorf("corrupt header JSON: %w", err)
+	}
+	body := data[8+hlen:]
+	f := &File{tensors: make(map[string]*Tensor, len(raw))}
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
+				return nil, fmt.Errorf("corrupt __metadata__: %w", err)
+			}
+			continue
+		}
+		var e headerEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, fmt.Errorf("tensor %q: corrupt header entry: %w", name, err)
+		}
+		es := ElemSize(e.DType)
+		if es == 0 {
+			return nil, fmt.Errorf("tensor %q: unknown dtype %q", name, e.DType)
+		}
+		t := &Tensor{Name: name, DType: e.DType, Shape: e.Shape}
+		for _, d := range e.Shape {
+			if d < 0 {
+				return nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
+			}
+		}
+		want := int64(t.Size() * es)
+		start, end := e.Offsets[0], e.Offsets[1]
+		if start < 0 || end < start || end > int64(len(body)) || end-start != want {
+			return nil, fmt.Errorf("tensor %q: data offsets [%d, %d) do not fit %s%v (%d bytes) in a %d-byte body",
+				name, start, end, e.DType, e.Shape, want, len(body))
+		}
+		t.Data = body[start:end:end]
+		f.tensors[name] = t
+	}
+	return f, nil
+}
+
+// Write stores tensors into path atomically: the data goes to a temporary file in the same
+// folder, which is renamed over path only once complete. Tensors are written sorted by name.
+func Write(path string, tensors []*Tensor, metadata map[string]string) (err error) {
+	sorted := slices.Clone(tensors)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	header := make(map[string]any, len(sorted)+1)
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	var offset int64
+	seen := make(map[string]bool, len(sorted))
+	for _, t := range sorted {
+		if seen[t.Name] {
+			return fmt.Errorf("safetensors: writing %s: duplicate tensor name %q", path, t.Name)
+		}
+		seen[t.Name] = true
+		want := t.Size() * ElemSize(t.DType)
+		if ElemSize(t.DType) == 0 || len(t.Data) != want {
+			return fmt.Errorf("safetensors: writing %s: tensor %q: %d bytes for %s%v, want %d",
+				path, t.Name, len(t.Data), t.DType, t.Shape, want)
+		}
+		shape := t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		header[t.Name] = headerEntry{DType: t.DType, Shape: shape, Offsets: [2]int64{offset, offset + int64(want)}}
+		offset += int64(want)
+	}
+	hjson, err := json.Marshal(header)
+	if err != nil {
+		return fmt.Errorf("safetensors: writing %s: %w", path, err)
+	}
+	// Pad the header with spaces to a multiple of 8 bytes, as the reference writer does.
+	for len(hjson)%8 != 0 {
+		hjson = append(hjson, ' ')
+	}
+	return WriteAtomic(path, func(w io.Writer) error {
+		var lenBuf [8]byte
+		binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hjson)))
+		if _, err := w.Write(lenBuf[:]); err != nil {
+			return err
+		}
+		if _, err := w.Write(hjson); err != nil {
+			return err
+		}
+		for _, t := range sorted {
+			if _, err := w.Write(t.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FromFloat32 makes an F32 tensor.
+func FromFloat32(name string, shape []int, values []float32) *Tensor {
+	data := make([]byte, 4*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v))
+	}
+	return &Tensor{Name: name, DType: "F32", Shape: slices.Clone(shape), Data: data}
+}
+
+// FromInt64 makes an I64 tensor.
+func FromInt64(name string, shape []int, values []int64) *Tensor {
+	data := make([]byte, 8*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint64(data[8*i:], uint64(v))
+	}
+	return &Tensor{Name: name, DType: "I64", Shape: slices.Clone(shape), Data: data}
+}
