@@ -1,0 +1,8 @@
+// Package align holds the image/text embedding models that judge images: ALIGN (EfficientNet image
+// tower, BERT text tower, WordPiece tokenizer) for RPO's reward, and CLIP (ViT) and DINO (ViT) for
+// the paper's evaluation metrics, each with its image preprocessing and a loader for the
+// checkpoints transformers saves.
+//
+// Status: the WordPiece tokenizer is here; the encoders are being built on the building blocks of
+// internal/nn.
+package align

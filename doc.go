@@ -1,0 +1,21 @@
+// Package gorpo is a Go SDK for subject-driven text-to-image generation with Reward Preference
+// Optimization (RPO; Miao et al., NeurIPS 2024): take a few photos of a subject (a dog, a backpack,
+// a toy), fine-tune a diffusion model so that it draws that subject in new scenes ("a [V] dog on
+// the Moon"), and keep the checkpoint a reward model likes best.
+//
+// The packages, from the bottom up:
+//
+//   - schedule: noise schedules, forward noising and the samplers (DDPM, DDIM, Euler,
+//     DPM-Solver++ 2M, PNDM) with diffusers' timestep semantics.
+//   - diffusion: the U-Net, VAE, CLIP text encoder and tokenizer, diffusers folders, and the
+//     text-to-image Pipeline.
+//   - align: ALIGN, CLIP and DINO encoders that judge images.
+//   - reward: the λ-Harmonic reward over ALIGN-I and ALIGN-T, and the paper's metrics.
+//   - preference: Bradley-Terry labels for (reference, generated) pairs.
+//   - rpo: the Trainer that wires them: set-up, loss, optimiser, validation, early stopping,
+//     checkpoints, LoRA.
+//
+// Everything runs on GoMLX. The default backend is its pure-Go one, so a fresh machine needs no
+// download; set GOMLX_BACKEND=xla:cuda (or xla:/path/to/pjrt_plugin.so) for a GPU. See the
+// examples folder for runnable programs, starting with examples/quickstart.
+package gorpo
