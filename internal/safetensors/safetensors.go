@@ -188,8 +188,8 @@ func (f *File) Int64(name string) ([]int64, []int, error) {
 }
 
 type headerEntry struct {
-	DType   string  `json:"dtype"`
-	Shape   []int   `json:"shape"`
+	DType   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
 	Offsets [2]int64 `json:"data_offsets"`
 }
 
