@@ -1,12 +1,10 @@
 package align
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/gorpo/gorpo/internal/pytext"
 )
 
 // WordPiece is BERT's tokenizer, the one ALIGN's text tower reads: Google BERT's
@@ -85,8 +85,8 @@ func LoadWordPiece(path string) (*WordPiece, error) {
 	}
 	if info.IsDir() {
 		for _, name := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
-			if err := cfg.readIfPresent(filepath.Join(dir, name)); err != nil {
-				return nil, err
+			if err := pytext.ReadJSONIfPresent(filepath.Join(dir, name), &cfg); err != nil {
+				return nil, fmt.Errorf("align: wordpiece: %w", err)
 			}
 		}
 	}
@@ -96,32 +96,23 @@ func LoadWordPiece(path string) (*WordPiece, error) {
 		lowerCase: cfg.LowerCase == nil || *cfg.LowerCase,
 		prefix:    cfg.Prefix,
 		maxChars:  cfg.MaxChars,
-		maxLength: defaultMaxLength,
 		unkToken:  string(cfg.Unk),
 	}
 	w.stripAccents = w.lowerCase
 	if cfg.StripAccents != nil {
 		w.stripAccents = *cfg.StripAccents
 	}
-	for _, s := range []struct {
-		field string
-		token specialToken
-		id    *int
-	}{{"unk_token", cfg.Unk, &w.unk}, {"cls_token", cfg.CLS, &w.cls}, {"sep_token", cfg.Sep, &w.sep}, {"pad_token", cfg.Pad, &w.pad}} {
-		id, ok := vocab[string(s.token)]
-		if !ok {
-			return nil, fmt.Errorf("align: wordpiece: %s: %s %q is not in the vocabulary", file, s.field, string(s.token))
-		}
-		*s.id = id
+	if err := pytext.LookUpTokenIDs(vocab,
+		pytext.TokenID{Field: "unk_token", Token: cfg.Unk, ID: &w.unk},
+		pytext.TokenID{Field: "cls_token", Token: cfg.CLS, ID: &w.cls},
+		pytext.TokenID{Field: "sep_token", Token: cfg.Sep, ID: &w.sep},
+		pytext.TokenID{Field: "pad_token", Token: cfg.Pad, ID: &w.pad},
+	); err != nil {
+		return nil, fmt.Errorf("align: wordpiece: %s: %w", file, err)
 	}
-	if n := cfg.MaxLength; n != nil {
-		// transformers writes a huge sentinel (1e30) for "no limit": keep BERT's 512 then.
-		switch f, err := n.Float64(); {
-		case err != nil || f < 2 || f != math.Trunc(f):
-			return nil, fmt.Errorf("align: wordpiece: %s: model_max_length %s, want an integer >= 2", dir, n.String())
-		case f <= 1<<20:
-			w.maxLength = int(f)
-		}
+	// transformers' "no limit" sentinel keeps BERT's 512.
+	if w.maxLength, err = pytext.ModelMaxLength(cfg.MaxLength, defaultMaxLength); err != nil {
+		return nil, fmt.Errorf("align: wordpiece: %s: %w", dir, err)
 	}
 	return w, nil
 }
@@ -142,7 +133,7 @@ func readVocabTxt(path string) (map[string]int, error) {
 	}
 	vocab := make(map[string]int, len(lines))
 	for i, line := range lines {
-		vocab[strings.TrimFunc(line, pyIsSpace)] = i
+		vocab[strings.TrimFunc(line, pytext.IsSpace)] = i
 	}
 	return vocab, nil
 }
@@ -180,7 +171,7 @@ func readFastTokenizerWordPiece(path string, cfg *wordPieceConfig) (map[string]i
 		return nil, fmt.Errorf("align: wordpiece: %s: model.vocab is missing or empty", path)
 	}
 	if m.Unk != nil {
-		cfg.Unk = specialToken(*m.Unk)
+		cfg.Unk = pytext.SpecialToken(*m.Unk)
 	}
 	if m.Prefix != nil {
 		cfg.Prefix = *m.Prefix
@@ -194,58 +185,19 @@ func readFastTokenizerWordPiece(path string, cfg *wordPieceConfig) (map[string]i
 	return m.Vocab, nil
 }
 
-// specialToken is a token named in tokenizer_config.json or special_tokens_map.json, written
-// either as a string or as an AddedToken object {"content": ...}.
-type specialToken string
-
-func (s *specialToken) UnmarshalJSON(data []byte) error {
-	if bytes.Equal(data, []byte("null")) {
-		return nil
-	}
-	var str string
-	if err := json.Unmarshal(data, &str); err == nil {
-		*s = specialToken(str)
-		return nil
-	}
-	var obj struct {
-		Content *string `json:"content"`
-	}
-	if err := json.Unmarshal(data, &obj); err != nil || obj.Content == nil {
-		return fmt.Errorf("token %s, want a string or {\"content\": string}", data)
-	}
-	*s = specialToken(*obj.Content)
-	return nil
-}
-
 // wordPieceConfig gathers the settings read from tokenizer.json, tokenizer_config.json and
 // special_tokens_map.json; a field absent from a file keeps its value.
 type wordPieceConfig struct {
-	LowerCase    *bool        `json:"do_lower_case"`
-	StripAccents *bool        `json:"strip_accents"`
-	MaxLength    *json.Number `json:"model_max_length"`
-	Unk          specialToken `json:"unk_token"`
-	CLS          specialToken `json:"cls_token"`
-	Sep          specialToken `json:"sep_token"`
-	Pad          specialToken `json:"pad_token"`
+	LowerCase    *bool               `json:"do_lower_case"`
+	StripAccents *bool               `json:"strip_accents"`
+	MaxLength    *json.Number        `json:"model_max_length"`
+	Unk          pytext.SpecialToken `json:"unk_token"`
+	CLS          pytext.SpecialToken `json:"cls_token"`
+	Sep          pytext.SpecialToken `json:"sep_token"`
+	Pad          pytext.SpecialToken `json:"pad_token"`
 
 	Prefix   string `json:"-"`
 	MaxChars int    `json:"-"`
-}
-
-func (c *wordPieceConfig) readIfPresent(path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("align: wordpiece: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("align: wordpiece: %s: %w", path, err)
-	}
-	return nil
 }
 
 // CLS returns the id of "[CLS]", which begins every padded sequence.
@@ -355,9 +307,9 @@ func (w *WordPiece) basicTokens(text string) []string {
 		}
 	}
 	var pieces []string
-	for _, word := range strings.FieldsFunc(b.String(), pyIsSpace) {
+	for _, word := range strings.FieldsFunc(b.String(), pytext.IsSpace) {
 		if w.lowerCase {
-			word = pyLower(word)
+			word = pytext.Lower(word)
 		}
 		if w.stripAccents {
 			word = stripAccents(word)
@@ -365,7 +317,7 @@ func (w *WordPiece) basicTokens(text string) []string {
 		pieces = splitPunctuation(pieces, word)
 	}
 	// Joining and splitting again drops words that stripping accents emptied.
-	return strings.FieldsFunc(strings.Join(pieces, " "), pyIsSpace)
+	return strings.FieldsFunc(strings.Join(pieces, " "), pytext.IsSpace)
 }
 
 // appendWordPieces appends the greedy longest-match-first WordPiece spelling of word to out: the
@@ -463,71 +415,4 @@ func splitPunctuation(out []string, word string) []string {
 		out = append(out, word[start:])
 	}
 	return out
-}
-
-// pyIsSpace is Python's str.isspace for one character: Unicode White_Space plus the
-// information separators U+001C..U+001F.
-func pyIsSpace(r rune) bool {
-	return unicode.IsSpace(r) || (0x1C <= r && r <= 0x1F)
-}
-
-// pyLower is Python's str.lower: the simple lower-case mapping, except U+0130 (İ), which becomes
-// "i" + U+0307, and capital sigma, which becomes final sigma (ς) at the end of a word. (The same
-// helper lives in package diffusion for the CLIP tokenizer.)
-func pyLower(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i, r := range s {
-		switch r {
-		case 0x130:
-			b.WriteString("i\u0307")
-		case 0x3A3:
-			if finalSigma(s, i) {
-				b.WriteRune(0x3C2)
-			} else {
-				b.WriteRune(0x3C3)
-			}
-		default:
-			b.WriteRune(unicode.ToLower(r))
-		}
-	}
-	return b.String()
-}
-
-// finalSigma reports whether the capital sigma at byte offset i of s is in the Final_Sigma
-// context: a cased letter before it and none after it, skipping case-ignorable characters.
-func finalSigma(s string, i int) bool {
-	before := s[:i]
-	for len(before) > 0 {
-		r, n := utf8.DecodeLastRuneInString(before)
-		before = before[:len(before)-n]
-		if !isCaseIgnorable(r) {
-			if !isCased(r) {
-				return false
-			}
-			for _, r := range s[i+utf8.RuneLen(0x3A3):] {
-				if !isCaseIgnorable(r) {
-					return !isCased(r)
-				}
-			}
-			return true
-		}
-	}
-	return false
-}
-
-// isCased is Unicode's Cased property.
-func isCased(r rune) bool {
-	return unicode.In(r, unicode.Lu, unicode.Ll, unicode.Lt, unicode.Other_Lowercase, unicode.Other_Uppercase)
-}
-
-// isCaseIgnorable is Unicode's Case_Ignorable property: categories Mn, Me, Cf, Lm, Sk and the
-// characters whose Word_Break is MidLetter, MidNumLet or Single_Quote.
-func isCaseIgnorable(r rune) bool {
-	switch r {
-	case '\'', '.', ':', 0xB7, 0x387, 0x55F, 0x5F4, 0x2018, 0x2019, 0x2024, 0x2027,
-		0xFE13, 0xFE52, 0xFE55, 0xFF07, 0xFF0E, 0xFF1A:
-		return true
-	}
-	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk)
 }

@@ -12,81 +12,46 @@ import (
 	"github.com/gorpo/gorpo/internal/fixtures"
 )
 
-// wordPieceReference is the BERT part of tokenizers/tokenizer_reference.json: Google BERT
-// FullTokenizer(do_lower_case=True) over bert_vocab.txt.
-type wordPieceReference struct {
-	Prompts   []string   `json:"prompts"`
-	Vocab     []string   `json:"bert_vocab"`
-	Tokens    [][]string `json:"bert_tokens"`
-	Padded64  [][]int    `json:"bert_ids_padded64"`
-	maxLength int
-}
-
-func loadWordPieceReference(t *testing.T) wordPieceReference {
+// checkWordPieceReference compares every prompt's word pieces and ids padded to 64 with Google
+// BERT's FullTokenizer.
+func checkWordPieceReference(t *testing.T, w *WordPiece, ref fixtures.TokenizerRef) {
 	t.Helper()
-	data, err := os.ReadFile(fixtures.Path(t, "tokenizers", "tokenizer_reference.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref wordPieceReference
-	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatal(err)
-	}
-	n := len(ref.Prompts)
-	if n == 0 || len(ref.Tokens) != n || len(ref.Padded64) != n {
-		t.Fatalf("tokenizer_reference.json: %d prompts, %d bert_tokens, %d bert_ids_padded64", n, len(ref.Tokens), len(ref.Padded64))
-	}
-	ref.maxLength = len(ref.Padded64[0])
-	return ref
-}
-
-func checkWordPieceReference(t *testing.T, w *WordPiece, ref wordPieceReference) {
-	t.Helper()
-	matched := 0
-	for i, prompt := range ref.Prompts {
+	maxLength := len(ref.BERTPadded64[0])
+	ref.CheckPrompts(t, func(i int, prompt string) bool {
 		ok := true
-		if got, want := w.Tokens(prompt), ref.Tokens[i]; !slices.Equal(got, want) {
+		if got, want := w.Tokens(prompt), ref.BERTTokens[i]; !slices.Equal(got, want) {
 			t.Errorf("prompt %d %q: Tokens\n got %q\nwant %q", i, prompt, got, want)
 			ok = false
 		}
-		ids, mask, types := w.EncodePadded(prompt, ref.maxLength)
-		if want := ref.Padded64[i]; !slices.Equal(ids, want) {
+		ids, mask, types := w.EncodePadded(prompt, maxLength)
+		if want := ref.BERTPadded64[i]; !slices.Equal(ids, want) {
 			t.Errorf("prompt %d %q: EncodePadded ids\n got %v\nwant %v", i, prompt, ids, want)
 			ok = false
 		}
-		n := min(len(ref.Tokens[i]), ref.maxLength-2) + 2
-		for j := range mask {
-			if want := btoi(j < n); mask[j] != want || types[j] != 0 {
-				t.Errorf("prompt %d %q: mask[%d] = %d, type[%d] = %d, want %d and 0", i, prompt, j, mask[j], j, types[j], want)
-				ok = false
-				break
-			}
+		kept := min(len(ref.BERTTokens[i]), maxLength-2) + 2
+		if want := fixtures.PaddingMask(kept, maxLength); !slices.Equal(mask, want) {
+			t.Errorf("prompt %d %q: EncodePadded mask\n got %v\nwant %v", i, prompt, mask, want)
+			ok = false
 		}
-		if ok {
-			matched++
+		if want := make([]int, maxLength); !slices.Equal(types, want) {
+			t.Errorf("prompt %d %q: EncodePadded token types %v, want all 0", i, prompt, types)
+			ok = false
 		}
-	}
-	t.Logf("%d/%d prompts match", matched, len(ref.Prompts))
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+		return ok
+	})
 }
 
 func TestWordPieceReference(t *testing.T) {
-	ref := loadWordPieceReference(t)
+	ref := fixtures.TokenizerReference(t)
 	w, err := LoadWordPiece(fixtures.Path(t, "tokenizers", "bert_vocab.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.VocabSize() != len(ref.Vocab) || w.CLS() != slices.Index(ref.Vocab, "[CLS]") ||
-		w.SEP() != slices.Index(ref.Vocab, "[SEP]") || w.Pad() != slices.Index(ref.Vocab, "[PAD]") ||
-		w.Unk() != slices.Index(ref.Vocab, "[UNK]") {
+	if w.VocabSize() != len(ref.BERTVocab) || w.CLS() != slices.Index(ref.BERTVocab, "[CLS]") ||
+		w.SEP() != slices.Index(ref.BERTVocab, "[SEP]") || w.Pad() != slices.Index(ref.BERTVocab, "[PAD]") ||
+		w.Unk() != slices.Index(ref.BERTVocab, "[UNK]") {
 		t.Errorf("VocabSize %d CLS %d SEP %d Pad %d Unk %d, want them from bert_vocab %q",
-			w.VocabSize(), w.CLS(), w.SEP(), w.Pad(), w.Unk(), ref.Vocab)
+			w.VocabSize(), w.CLS(), w.SEP(), w.Pad(), w.Unk(), ref.BERTVocab)
 	}
 	checkWordPieceReference(t, w, ref)
 }
@@ -94,7 +59,7 @@ func TestWordPieceReference(t *testing.T) {
 // TestWordPieceFolders loads the same vocabulary from folders laid out as transformers writes
 // them: vocab.txt with a tokenizer_config.json, or a tokenizer.json alone.
 func TestWordPieceFolders(t *testing.T) {
-	ref := loadWordPieceReference(t)
+	ref := fixtures.TokenizerReference(t)
 	vocab, err := os.ReadFile(fixtures.Path(t, "tokenizers", "bert_vocab.txt"))
 	if err != nil {
 		t.Fatal(err)

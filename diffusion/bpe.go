@@ -9,11 +9,14 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gorpo/gorpo/internal/pytext"
 )
 
 // This file holds the text-level pieces of the CLIP tokenizer, each mirroring a step of OpenAI's
-// clip/simple_tokenizer.py: the Python string semantics it relies on (str.isspace, str.lower),
-// the pre-tokenizer regex, the byte-to-unicode table and byte-pair encoding by merge rank.
+// clip/simple_tokenizer.py: the pre-tokenizer regex, the byte-to-unicode table and byte-pair
+// encoding by merge rank. The Python string semantics it relies on (str.isspace, str.lower) are
+// package pytext's.
 
 // endOfWord marks the last symbol of a word in CLIP's vocabulary ("dog</w>").
 const endOfWord = "</w>"
@@ -100,7 +103,7 @@ func unescapeHTML(s string) string {
 // Python whitespace (str.isspace), then every run of Unicode White_Space (the `regex` module's
 // \s) becomes one space. The two differ on U+001C..U+001F, which only strip() removes.
 func cleanWhitespace(s string) string {
-	s = strings.TrimFunc(s, pyIsSpace)
+	s = strings.TrimFunc(s, pytext.IsSpace)
 	var b strings.Builder
 	b.Grow(len(s))
 	inSpace := false
@@ -116,74 +119,6 @@ func cleanWhitespace(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// pyIsSpace is Python's str.isspace for one character: Unicode White_Space plus the
-// information separators U+001C..U+001F (bidirectional class B or S).
-func pyIsSpace(r rune) bool {
-	return unicode.IsSpace(r) || (0x1C <= r && r <= 0x1F)
-}
-
-// pyLower is Python's str.lower: the simple lower-case mapping, except U+0130 (İ), which becomes
-// "i" + U+0307 (its full mapping), and capital sigma, which becomes final sigma (ς) at the end of
-// a word (the Final_Sigma context). Go's strings.ToLower does neither.
-func pyLower(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i, r := range s {
-		switch r {
-		case 0x130:
-			b.WriteString("i\u0307")
-		case 0x3A3:
-			if finalSigma(s, i) {
-				b.WriteRune(0x3C2)
-			} else {
-				b.WriteRune(0x3C3)
-			}
-		default:
-			b.WriteRune(unicode.ToLower(r))
-		}
-	}
-	return b.String()
-}
-
-// finalSigma reports whether the capital sigma at byte offset i of s is in the Final_Sigma
-// context: a cased letter before it and none after it, skipping case-ignorable characters.
-func finalSigma(s string, i int) bool {
-	before := s[:i]
-	for len(before) > 0 {
-		r, n := utf8.DecodeLastRuneInString(before)
-		before = before[:len(before)-n]
-		if !isCaseIgnorable(r) {
-			if !isCased(r) {
-				return false
-			}
-			after := s[i+utf8.RuneLen(0x3A3):]
-			for _, r := range after {
-				if !isCaseIgnorable(r) {
-					return !isCased(r)
-				}
-			}
-			return true
-		}
-	}
-	return false
-}
-
-// isCased is Unicode's Cased property.
-func isCased(r rune) bool {
-	return unicode.In(r, unicode.Lu, unicode.Ll, unicode.Lt, unicode.Other_Lowercase, unicode.Other_Uppercase)
-}
-
-// isCaseIgnorable is Unicode's Case_Ignorable property: categories Mn, Me, Cf, Lm, Sk and the
-// characters whose Word_Break is MidLetter, MidNumLet or Single_Quote.
-func isCaseIgnorable(r rune) bool {
-	switch r {
-	case '\'', '.', ':', 0xB7, 0x387, 0x55F, 0x5F4, 0x2018, 0x2019, 0x2024, 0x2027,
-		0xFE13, 0xFE52, 0xFE55, 0xFF07, 0xFF0E, 0xFF1A:
-		return true
-	}
-	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk)
 }
 
 // symbolPair is two adjacent symbols of a word, the key of a merge rule.

@@ -2,15 +2,15 @@ package diffusion
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gorpo/gorpo/internal/pytext"
 )
 
 // CLIP's special tokens and sequence length, used when a tokenizer folder does not name them.
@@ -50,34 +50,26 @@ func LoadCLIPTokenizer(dir string) (*CLIPTokenizer, error) {
 		return nil, err
 	}
 	cfg := tokenizerConfig{
-		BOS: specialToken(defaultBOS), EOS: specialToken(defaultEOS),
-		Pad: specialToken(defaultEOS), Unk: specialToken(defaultEOS),
+		BOS: pytext.SpecialToken(defaultBOS), EOS: pytext.SpecialToken(defaultEOS),
+		Pad: pytext.SpecialToken(defaultEOS), Unk: pytext.SpecialToken(defaultEOS),
 	}
 	for _, name := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
-		if err := cfg.readIfPresent(filepath.Join(dir, name)); err != nil {
-			return nil, err
+		if err := pytext.ReadJSONIfPresent(filepath.Join(dir, name), &cfg); err != nil {
+			return nil, fmt.Errorf("diffusion: tokenizer: %w", err)
 		}
 	}
-	t := &CLIPTokenizer{vocab: vocab, merges: newBPE(merges), maxLength: defaultMaxLength}
-	for _, s := range []struct {
-		field string
-		token specialToken
-		id    *int
-	}{{"bos_token", cfg.BOS, &t.bos}, {"eos_token", cfg.EOS, &t.eos}, {"pad_token", cfg.Pad, &t.pad}, {"unk_token", cfg.Unk, &t.unk}} {
-		id, ok := vocab[string(s.token)]
-		if !ok {
-			return nil, fmt.Errorf("diffusion: tokenizer %s: %s %q is not in the vocabulary", dir, s.field, string(s.token))
-		}
-		*s.id = id
+	t := &CLIPTokenizer{vocab: vocab, merges: newBPE(merges)}
+	if err := pytext.LookUpTokenIDs(vocab,
+		pytext.TokenID{Field: "bos_token", Token: cfg.BOS, ID: &t.bos},
+		pytext.TokenID{Field: "eos_token", Token: cfg.EOS, ID: &t.eos},
+		pytext.TokenID{Field: "pad_token", Token: cfg.Pad, ID: &t.pad},
+		pytext.TokenID{Field: "unk_token", Token: cfg.Unk, ID: &t.unk},
+	); err != nil {
+		return nil, fmt.Errorf("diffusion: tokenizer %s: %w", dir, err)
 	}
-	if n := cfg.MaxLength; n != nil {
-		// transformers writes a huge sentinel (1e30) for "no limit": keep CLIP's 77 then.
-		switch f, err := n.Float64(); {
-		case err != nil || f < 2 || f != math.Trunc(f):
-			return nil, fmt.Errorf("diffusion: tokenizer %s: model_max_length %s, want an integer >= 2", dir, n.String())
-		case f <= 1<<20:
-			t.maxLength = int(f)
-		}
+	// transformers' "no limit" sentinel keeps CLIP's 77.
+	if t.maxLength, err = pytext.ModelMaxLength(cfg.MaxLength, defaultMaxLength); err != nil {
+		return nil, fmt.Errorf("diffusion: tokenizer %s: %w", dir, err)
 	}
 	return t, nil
 }
@@ -178,53 +170,14 @@ func readFastTokenizerBPE(path string) (map[string]int, []symbolPair, error) {
 	return file.Model.Vocab, merges, nil
 }
 
-// specialToken is a token named in tokenizer_config.json or special_tokens_map.json, written
-// either as a string or as an AddedToken object {"content": ...}.
-type specialToken string
-
-func (s *specialToken) UnmarshalJSON(data []byte) error {
-	if bytes.Equal(data, []byte("null")) {
-		return nil
-	}
-	var str string
-	if err := json.Unmarshal(data, &str); err == nil {
-		*s = specialToken(str)
-		return nil
-	}
-	var obj struct {
-		Content *string `json:"content"`
-	}
-	if err := json.Unmarshal(data, &obj); err != nil || obj.Content == nil {
-		return fmt.Errorf("token %s, want a string or {\"content\": string}", data)
-	}
-	*s = specialToken(*obj.Content)
-	return nil
-}
-
 // tokenizerConfig holds the fields of tokenizer_config.json / special_tokens_map.json that the
 // tokenizer uses; fields absent from a file keep their value.
 type tokenizerConfig struct {
-	BOS       specialToken `json:"bos_token"`
-	EOS       specialToken `json:"eos_token"`
-	Pad       specialToken `json:"pad_token"`
-	Unk       specialToken `json:"unk_token"`
-	MaxLength *json.Number `json:"model_max_length"`
-}
-
-func (c *tokenizerConfig) readIfPresent(path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("diffusion: tokenizer: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("diffusion: tokenizer: %s: %w", path, err)
-	}
-	return nil
+	BOS       pytext.SpecialToken `json:"bos_token"`
+	EOS       pytext.SpecialToken `json:"eos_token"`
+	Pad       pytext.SpecialToken `json:"pad_token"`
+	Unk       pytext.SpecialToken `json:"unk_token"`
+	MaxLength *json.Number        `json:"model_max_length"`
 }
 
 // BOS returns the id that begins every padded sequence (`<|startoftext|>`, 49406 in CLIP).
@@ -306,7 +259,7 @@ func (t *CLIPTokenizer) BatchEncode(texts []string) (ids, mask [][]int) {
 // in the text are kept whole.
 func (t *CLIPTokenizer) walk(text string, emit func(sym string)) {
 	text = unescapeHTML(unescapeHTML(text))
-	text = pyLower(cleanWhitespace(text))
+	text = pytext.Lower(cleanWhitespace(text))
 	var word []rune
 	for _, w := range preTokenizer.FindAllString(text, -1) {
 		if w == defaultBOS || w == defaultEOS {

@@ -13,33 +13,6 @@ import (
 	"github.com/gorpo/gorpo/internal/fixtures"
 )
 
-// tokenizerReference is tokenizers/tokenizer_reference.json: OpenAI simple_tokenizer's output
-// for each prompt.
-type tokenizerReference struct {
-	Prompts       []string   `json:"prompts"`
-	CLIPBPEIDs    [][]int    `json:"clip_bpe_ids"`
-	CLIPTokens    [][]string `json:"clip_tokens"`
-	CLIPPaddedSD1 [][]int    `json:"clip_padded_sd1"`
-}
-
-func loadReference(t *testing.T) tokenizerReference {
-	t.Helper()
-	data, err := os.ReadFile(fixtures.Path(t, "tokenizers", "tokenizer_reference.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref tokenizerReference
-	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatal(err)
-	}
-	n := len(ref.Prompts)
-	if n == 0 || len(ref.CLIPBPEIDs) != n || len(ref.CLIPTokens) != n || len(ref.CLIPPaddedSD1) != n {
-		t.Fatalf("tokenizer_reference.json: %d prompts, %d clip_bpe_ids, %d clip_tokens, %d clip_padded_sd1",
-			n, len(ref.CLIPBPEIDs), len(ref.CLIPTokens), len(ref.CLIPPaddedSD1))
-	}
-	return ref
-}
-
 // The shared tokenizer of the fixture folder: loading parses ~1.5 MB, so do it once.
 var (
 	fixtureTokOnce sync.Once
@@ -58,16 +31,15 @@ func fixtureTokenizer(t *testing.T) *CLIPTokenizer {
 }
 
 // checkAgainstReference compares every prompt's tokens, ids and SD-1.x padded ids.
-func checkAgainstReference(t *testing.T, tok *CLIPTokenizer, ref tokenizerReference) {
+func checkAgainstReference(t *testing.T, tok *CLIPTokenizer, ref fixtures.TokenizerRef) {
 	t.Helper()
-	matched := 0
-	for i, prompt := range ref.Prompts {
+	ref.CheckPrompts(t, func(i int, prompt string) bool {
 		ok := true
 		if got, want := tok.Tokens(prompt), ref.CLIPTokens[i]; !slices.Equal(got, want) {
 			t.Errorf("prompt %d %q: Tokens\n got %q\nwant %q", i, prompt, got, want)
 			ok = false
 		}
-		if got, want := tok.Encode(prompt), ref.CLIPBPEIDs[i]; !slices.Equal(got, want) {
+		if got, want := tok.Encode(prompt), ref.CLIPIDs[i]; !slices.Equal(got, want) {
 			t.Errorf("prompt %d %q: Encode\n got %v\nwant %v", i, prompt, got, want)
 			ok = false
 		}
@@ -76,31 +48,18 @@ func checkAgainstReference(t *testing.T, tok *CLIPTokenizer, ref tokenizerRefere
 			t.Errorf("prompt %d %q: EncodePadded\n got %v\nwant %v", i, prompt, ids, want)
 			ok = false
 		}
-		wantOnes := min(len(ref.CLIPBPEIDs[i]), tok.MaxLength()-2) + 2
-		for j, m := range mask {
-			if want := btoi(j < wantOnes); m != want {
-				t.Errorf("prompt %d %q: mask[%d] = %d, want %d", i, prompt, j, m, want)
-				ok = false
-				break
-			}
+		kept := min(len(ref.CLIPIDs[i]), tok.MaxLength()-2) + 2
+		if want := fixtures.PaddingMask(kept, tok.MaxLength()); !slices.Equal(mask, want) {
+			t.Errorf("prompt %d %q: EncodePadded mask\n got %v\nwant %v", i, prompt, mask, want)
+			ok = false
 		}
-		if ok {
-			matched++
-		}
-	}
-	t.Logf("%d/%d prompts match", matched, len(ref.Prompts))
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+		return ok
+	})
 }
 
 func TestCLIPTokenizerReference(t *testing.T) {
 	tok := fixtureTokenizer(t)
-	ref := loadReference(t)
+	ref := fixtures.TokenizerReference(t)
 	if tok.MaxLength() != len(ref.CLIPPaddedSD1[0]) {
 		t.Fatalf("MaxLength() = %d, reference pads to %d", tok.MaxLength(), len(ref.CLIPPaddedSD1[0]))
 	}
@@ -135,7 +94,7 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// tokenizer_config.json and special_tokens_map.json as Stable Diffusion 1.x and 2.x ship them.
+// tokenizer_config.json and special_tokens_map.json as Stable Diffusion 1.x ships them.
 const (
 	sd1TokenizerConfig = `{
   "add_prefix_space": false,
@@ -156,28 +115,20 @@ const (
   "pad_token": "<|endoftext|>",
   "unk_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}
 }`
-	sd2TokenizerConfig = `{
-  "add_prefix_space": false,
-  "bos_token": {"__type": "AddedToken", "content": "<|startoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
-  "do_lower_case": true,
-  "eos_token": {"__type": "AddedToken", "content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
-  "errors": "replace",
-  "model_max_length": 77,
-  "name_or_path": "hf-models/clip-vit-large-patch14",
-  "pad_token": "<|endoftext|>",
-  "tokenizer_class": "CLIPTokenizer",
-  "unk_token": {"__type": "AddedToken", "content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}
-}`
-	sd2SpecialTokensMap = `{
-  "bos_token": {"content": "<|startoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
-  "eos_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false},
-  "pad_token": "!",
-  "unk_token": {"content": "<|endoftext|>", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false}
-}`
+)
+
+// Stable Diffusion 2.x's files differ from 1.x's only in name_or_path, the absence of
+// special_tokens_map_file and, what matters, special_tokens_map.json's pad_token: "!".
+var (
+	sd2TokenizerConfig = strings.NewReplacer(
+		`"openai/clip-vit-large-patch14"`, `"hf-models/clip-vit-large-patch14"`,
+		`  "special_tokens_map_file": "./special_tokens_map.json",`+"\n", "",
+	).Replace(sd1TokenizerConfig)
+	sd2SpecialTokensMap = strings.Replace(sd1SpecialTokensMap, `"pad_token": "<|endoftext|>"`, `"pad_token": "!"`, 1)
 )
 
 func TestCLIPTokenizerStableDiffusionFolders(t *testing.T) {
-	ref := loadReference(t)
+	ref := fixtures.TokenizerReference(t)
 	t.Run("sd1", func(t *testing.T) {
 		tok, err := LoadCLIPTokenizer(copyTokenizerFiles(t, map[string]string{
 			"tokenizer_config.json": sd1TokenizerConfig, "special_tokens_map.json": sd1SpecialTokensMap,
@@ -203,7 +154,7 @@ func TestCLIPTokenizerStableDiffusionFolders(t *testing.T) {
 		}
 		for i, prompt := range ref.Prompts {
 			want := slices.Clone(ref.CLIPPaddedSD1[i])
-			n := min(len(ref.CLIPBPEIDs[i]), 75) + 2
+			n := min(len(ref.CLIPIDs[i]), 75) + 2
 			for j := n; j < len(want); j++ {
 				want[j] = 0
 			}
@@ -246,7 +197,7 @@ func TestCLIPTokenizerStableDiffusionFolders(t *testing.T) {
 // TestCLIPTokenizerFastJSON loads the same vocabulary from a tokenizer.json, with merges in both
 // the older "a b" and the newer ["a", "b"] spelling.
 func TestCLIPTokenizerFastJSON(t *testing.T) {
-	ref := loadReference(t)
+	ref := fixtures.TokenizerReference(t)
 	vocabData, err := os.ReadFile(fixtures.Path(t, "tokenizers", "clip", "vocab.json"))
 	if err != nil {
 		t.Fatal(err)
