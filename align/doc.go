@@ -3,6 +3,8 @@
 // the paper's evaluation metrics, each with its image preprocessing and a loader for the
 // checkpoints transformers saves.
 //
-// Status: the WordPiece tokenizer is here; the encoders are being built on the building blocks of
-// internal/nn.
+// Status: the WordPiece tokenizer and the three image processors (CLIPImageProcessor,
+// ViTImageProcessor, EfficientNetImageProcessor, bit-exact against transformers' default
+// torchvision path on the fixtures) are here; the encoders are being built on the building blocks
+// of internal/nn.
 package align
