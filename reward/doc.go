@@ -6,7 +6,11 @@
 // ALIGN-T, (cos+1)/2 between the image and its prompt (with the unique token such as "[V]"
 // removed). Harmonic combines them into the λ-Harmonic reward.
 //
-// This package owns the arithmetic of the reward. The embedding models that produce the
-// similarities live in package align; the Scorer that holds a reference set and the paper's
-// evaluation metrics (DINO, CLIP-I, CLIP-T) arrive with them.
+// A Scorer holds one subject's reference set and gives each image its ALIGN-I, ALIGN-T and
+// reward; DINO, CLIPI and CLIPT are the paper's evaluation metrics, and a Report aggregates them
+// over images, prompts and subjects into JSON or a Markdown table. The embedding models plug in
+// through two small interfaces, ImageEmbedder and Embedder, which the encoders of package align
+// satisfy; any other model (or a test fake) can stand in. Prompts lose their subject token before
+// text embedding; StripToken is the official code's rule bit for bit and StripWord, the default,
+// the rule it meant (they differ for "[V]").
 package reward
