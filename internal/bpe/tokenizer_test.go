@@ -1,4 +1,4 @@
-package diffusion
+package bpe
 
 import (
 	"encoding/json"
@@ -16,14 +16,14 @@ import (
 // The shared tokenizer of the fixture folder: loading parses ~1.5 MB, so do it once.
 var (
 	fixtureTokOnce sync.Once
-	fixtureTok     *CLIPTokenizer
+	fixtureTok     *Tokenizer
 	fixtureTokErr  error
 )
 
-func fixtureTokenizer(t *testing.T) *CLIPTokenizer {
+func fixtureTokenizer(t *testing.T) *Tokenizer {
 	t.Helper()
 	dir := fixtures.Path(t, "tokenizers", "clip")
-	fixtureTokOnce.Do(func() { fixtureTok, fixtureTokErr = LoadCLIPTokenizer(dir) })
+	fixtureTokOnce.Do(func() { fixtureTok, fixtureTokErr = Load(dir) })
 	if fixtureTokErr != nil {
 		t.Fatal(fixtureTokErr)
 	}
@@ -31,7 +31,7 @@ func fixtureTokenizer(t *testing.T) *CLIPTokenizer {
 }
 
 // checkAgainstReference compares every prompt's tokens, ids and SD-1.x padded ids.
-func checkAgainstReference(t *testing.T, tok *CLIPTokenizer, ref fixtures.TokenizerRef) {
+func checkAgainstReference(t *testing.T, tok *Tokenizer, ref fixtures.TokenizerRef) {
 	t.Helper()
 	ref.CheckPrompts(t, func(i int, prompt string) bool {
 		ok := true
@@ -130,7 +130,7 @@ var (
 func TestCLIPTokenizerStableDiffusionFolders(t *testing.T) {
 	ref := fixtures.TokenizerReference(t)
 	t.Run("sd1", func(t *testing.T) {
-		tok, err := LoadCLIPTokenizer(copyTokenizerFiles(t, map[string]string{
+		tok, err := Load(copyTokenizerFiles(t, map[string]string{
 			"tokenizer_config.json": sd1TokenizerConfig, "special_tokens_map.json": sd1SpecialTokensMap,
 		}))
 		if err != nil {
@@ -143,7 +143,7 @@ func TestCLIPTokenizerStableDiffusionFolders(t *testing.T) {
 	})
 	t.Run("sd2", func(t *testing.T) {
 		// special_tokens_map.json's pad_token ("!") wins over tokenizer_config.json's.
-		tok, err := LoadCLIPTokenizer(copyTokenizerFiles(t, map[string]string{
+		tok, err := Load(copyTokenizerFiles(t, map[string]string{
 			"tokenizer_config.json": sd2TokenizerConfig, "special_tokens_map.json": sd2SpecialTokensMap,
 		}))
 		if err != nil {
@@ -164,7 +164,7 @@ func TestCLIPTokenizerStableDiffusionFolders(t *testing.T) {
 		}
 	})
 	t.Run("max_length", func(t *testing.T) {
-		tok, err := LoadCLIPTokenizer(copyTokenizerFiles(t, map[string]string{
+		tok, err := Load(copyTokenizerFiles(t, map[string]string{
 			"tokenizer_config.json": `{"model_max_length": 8, "pad_token": "!"}`,
 		}))
 		if err != nil {
@@ -182,7 +182,7 @@ func TestCLIPTokenizerStableDiffusionFolders(t *testing.T) {
 		}
 	})
 	t.Run("no_limit_sentinel", func(t *testing.T) {
-		tok, err := LoadCLIPTokenizer(copyTokenizerFiles(t, map[string]string{
+		tok, err := Load(copyTokenizerFiles(t, map[string]string{
 			"tokenizer_config.json": `{"model_max_length": 1000000000000000019884624838656}`,
 		}))
 		if err != nil {
@@ -226,7 +226,7 @@ func TestCLIPTokenizerFastJSON(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "tokenizer.json"), fmt.Sprintf(
 				`{"version": "1.0", "model": {"type": "BPE", "end_of_word_suffix": "</w>", "vocab": %s, "merges": %s}}`,
 				vocabData, mergesJSON))
-			tok, err := LoadCLIPTokenizer(dir)
+			tok, err := Load(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,9 +264,9 @@ func TestCLIPTokenizerLoadErrors(t *testing.T) {
 			for name, content := range tc.files {
 				writeFile(t, filepath.Join(dir, name), content)
 			}
-			_, err := LoadCLIPTokenizer(dir)
+			_, err := Load(dir)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("LoadCLIPTokenizer error %v, want one naming %q", err, tc.want)
+				t.Fatalf("Load error %v, want one naming %q", err, tc.want)
 			}
 		})
 	}
@@ -366,8 +366,8 @@ func TestByteEncoder(t *testing.T) {
 	}
 }
 
-func ExampleCLIPTokenizer() {
-	tok, err := LoadCLIPTokenizer("../testdata/fixtures/tokenizers/clip")
+func ExampleTokenizer() {
+	tok, err := Load("../../testdata/fixtures/tokenizers/clip")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,6 @@
-package diffusion
+// Package bpe is the CLIP byte-level BPE tokenizer, shared by the Stable Diffusion text encoder
+// (package diffusion re-exports it as CLIPTokenizer) and the CLIP judge of package align.
+package bpe
 
 import (
 	"cmp"
