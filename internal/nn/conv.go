@@ -62,7 +62,17 @@ func (c ConvConfig) ResolvePadding(h, w, kh, kw int) Padding2D {
 func (c ConvConfig) OutputSize(h, w, kh, kw int) (ho, wo int) {
 	p := c.ResolvePadding(h, w, kh, kw)
 	sh, sw := c.strides()
-	return (h+p.Top+p.Bottom-kh)/sh + 1, (w+p.Left+p.Right-kw)/sw + 1
+	return floorDiv(h+p.Top+p.Bottom-kh, sh) + 1, floorDiv(w+p.Left+p.Right-kw, sw) + 1
+}
+
+// floorDiv rounds toward -∞, so a kernel larger than the padded input gives an output size
+// below 1 (an error) rather than Go's truncation toward zero giving 1.
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 func (c ConvConfig) strides() (sh, sw int) {

@@ -161,6 +161,9 @@ func TestConv2DAutoAndSame(t *testing.T) {
 	if p := cfg.ResolvePadding(7, 6, 3, 3); p != (Padding2D{Top: 1, Bottom: 1, Left: 0, Right: 1}) {
 		t.Fatalf("same padding for 7x6, k3, s2: %+v", p)
 	}
+	if ho, wo := (ConvConfig{StrideH: 2, StrideW: 2}).OutputSize(2, 2, 3, 3); ho >= 1 || wo >= 1 {
+		t.Errorf("3x3 stride 2 on 2x2: output %dx%d, want an empty (invalid) size", ho, wo)
+	}
 	if ho, wo := cfg.OutputSize(7, 6, 3, 3); ho != 4 || wo != 3 {
 		t.Fatalf("same output for 7x6, s2: %dx%d, want 4x3", ho, wo)
 	}
