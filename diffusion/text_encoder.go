@@ -1,0 +1,143 @@
+package diffusion
+
+import (
+	"context"
+	"fmt"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/clip"
+)
+
+// TextEncoderConfig is the text encoder's config.json: transformers' CLIPTextConfig, under its
+// upstream field names (hidden_act "quick_gelu" for SD 1.x, "gelu" for SD 2.x, ...).
+type TextEncoderConfig = clip.TextConfig
+
+// TextEncoderScope is the scope under which LoadTextEncoder keeps the text encoder's variables in
+// its Store: "/text_model/encoder/layers/0/self_attn/q_proj/weight" is the checkpoint's
+// "text_model.encoder.layers.0.self_attn.q_proj.weight".
+const TextEncoderScope = clip.TextModelScope
+
+// TextEncoder is Stable Diffusion's text encoder, transformers' CLIPTextModel: token and
+// position embeddings, a causal pre-norm transformer and a final layer norm, whose
+// last_hidden_state conditions the U-Net's cross-attention.
+//
+// Graph side, Forward builds it under a scope; host side, Encode takes token ids (as
+// CLIPTokenizer's BatchEncode gives them) and returns the hidden states, compiling once per
+// input shape. Methods are safe for concurrent use; host calls run one at a time.
+type TextEncoder struct {
+	cfg    TextEncoderConfig
+	runner *clip.Runner
+}
+
+// LoadTextEncoder reads a diffusers text_encoder/ folder (a transformers CLIPTextModel):
+// config.json and model.safetensors (or its sharded index). Tensor names may carry the
+// "text_model." prefix (Stable Diffusion's checkpoints) or not (what transformers 5 writes);
+// position_ids buffers are skipped. Errors name the missing file, the unsupported config.json
+// field, or every missing, unexpected and mis-shaped tensor. It runs on the default backend
+// (GOMLX_BACKEND; see internal/backend).
+func LoadTextEncoder(dir string) (*TextEncoder, error) {
+	b, err := backend.Default()
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	m, err := clip.LoadTextModel(b, dir)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	return &TextEncoder{cfg: m.Config, runner: clip.NewRunner(b, m.Store)}, nil
+}
+
+// Config returns the text encoder's configuration.
+func (te *TextEncoder) Config() TextEncoderConfig { return te.cfg }
+
+// Store returns the Store holding the text encoder's variables under TextEncoderScope.
+func (te *TextEncoder) Store() *model.Store { return te.runner.Store() }
+
+// Finalize releases the compiled graphs (the weights stay); later calls compile again.
+func (te *TextEncoder) Finalize() { te.runner.Finalize() }
+
+// Forward builds the text encoder (transformers' CLIPTextTransformer) under scope, normally
+// Store().Scope(TextEncoderScope); variables the scope's Store lacks are created with PyTorch's
+// default initialisation. It may be called several times with one scope in a graph (the copies
+// share their weights).
+//
+//   - ids: [batch, L] token ids (any integer dtype), L ≤ max_position_embeddings; no attention
+//     mask, as Stable Diffusion's pipelines call it.
+//   - lastHidden: [batch, L, hidden_size], last_hidden_state (after the final layer norm): the
+//     U-Net's context.
+//   - pooled: [batch, hidden_size], pooler_output: lastHidden at the end-of-text token.
+//   - hidden: transformers' hidden_states, num_hidden_layers+1 nodes [batch, L, hidden_size]: the
+//     embeddings, then each layer's output, without the final layer norm.
+func (te *TextEncoder) Forward(scope *model.Scope, ids *Node) (lastHidden, pooled *Node, hidden []*Node) {
+	o := clip.TextTransformer(scope.ResetVisited(), te.cfg, ids, nil)
+	return o.LastHidden, o.Pooled, o.Hidden
+}
+
+// EncodeOption adjusts Encode.
+type EncodeOption func(*encodeOptions)
+
+type encodeOptions struct {
+	clipSkip int
+	rawSkip  bool
+}
+
+// WithClipSkip makes Encode return hidden_states[-(n+1)], the output of the layer n before the
+// last (n = 1: the penultimate layer, the conditioning of Stable Diffusion 2.x's original
+// OpenCLIP code and of diffusers' clip_skip=1), with the final layer norm applied, as both of
+// those apply it. n = 0 is the default, last_hidden_state.
+func WithClipSkip(n int) EncodeOption {
+	return func(o *encodeOptions) { o.clipSkip = n }
+}
+
+// WithoutFinalLayerNorm makes a WithClipSkip(n ≥ 1) output the raw hidden state, without the final
+// layer norm: transformers' hidden_states[-(n+1)] as returned. It has no effect on
+// last_hidden_state.
+func WithoutFinalLayerNorm() EncodeOption {
+	return func(o *encodeOptions) { o.rawSkip = true }
+}
+
+// Encode runs the text encoder on token ids, one row per prompt, all rows of one length (as
+// CLIPTokenizer.BatchEncode pads them), every id in [0, vocab_size). Rows longer than
+// max_position_embeddings are cut to it. It returns the hidden states [batch, L, hidden_size]
+// in row-major order and that shape: last_hidden_state, or with WithClipSkip an earlier
+// layer's output.
+//
+// ctx is checked before running (one run is not interruptible).
+func (te *TextEncoder) Encode(ctx context.Context, ids [][]int, opts ...EncodeOption) ([]float32, []int, error) {
+	var o encodeOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.clipSkip < 0 || o.clipSkip > te.cfg.NumHiddenLayers {
+		return nil, nil, fmt.Errorf("text encoder: clip skip %d, want 0 to num_hidden_layers (%d)", o.clipSkip, te.cfg.NumHiddenLayers)
+	}
+	x, err := clip.TokenTensor(ids, te.cfg.VocabSize, te.cfg.MaxPositionEmbeddings)
+	if err != nil {
+		return nil, nil, fmt.Errorf("text encoder: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("text encoder: %w", err)
+	}
+	key := fmt.Sprintf("text encoder: skip %d raw %v", o.clipSkip, o.rawSkip && o.clipSkip > 0)
+	outs, err := te.runner.Run(key, func(scope *model.Scope, in []*Node) []*Node {
+		out := clip.TextTransformer(scope.Store().Scope(TextEncoderScope), te.cfg, in[0], nil)
+		if o.clipSkip == 0 {
+			return []*Node{out.LastHidden}
+		}
+		h := out.Hidden[len(out.Hidden)-1-o.clipSkip]
+		if !o.rawSkip {
+			h = out.FinalNorm(h)
+		}
+		return []*Node{h}
+	}, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tensors.MustCopyFlatData[float32](outs[0]), outs[0].Shape().Dimensions, nil
+}

@@ -1,0 +1,109 @@
+package clip
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gorpo/gorpo/internal/safetensors"
+	"github.com/gorpo/gorpo/internal/weights"
+)
+
+// TextModelScope is where a loaded CLIPTextModel's variables live in its store: "/text_model",
+// the prefix of Stable Diffusion's text_encoder checkpoints ("text_model.embeddings...").
+const TextModelScope = "/text_model"
+
+// IgnoreBuffers reports the checkpoint tensors that are buffers rather than weights: the
+// "position_ids" older transformers versions saved beside the embeddings.
+func IgnoreBuffers(name string) bool {
+	return name == "position_ids" || strings.HasSuffix(name, ".position_ids")
+}
+
+// TextModel is a CLIPTextModel (Stable Diffusion's text_encoder/) loaded for inference: its
+// configuration and a store holding its weights under TextModelScope.
+type TextModel struct {
+	Config TextConfig
+	Store  *model.Store
+}
+
+// LoadTextModel reads a CLIPTextModel folder: config.json (a bare CLIPTextModel config, or a
+// CLIPModel's whose text tower is taken) and model.safetensors (or its sharded form). Tensor
+// names may carry the "text_model." prefix (Stable Diffusion's checkpoints, transformers 4) or
+// not (transformers 5's save_pretrained); position_ids buffers are ignored. Errors name the
+// missing file, the unsupported config field, or every missing, unexpected and mis-shaped
+// tensor.
+func LoadTextModel(backend compute.Backend, dir string) (*TextModel, error) {
+	cfg, err := LoadTextConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.OpenWeights(dir, "model", "")
+	if err != nil {
+		return nil, fmt.Errorf("clip: %w", err)
+	}
+	store := model.NewStore()
+	l := min(cfg.MaxPositionEmbeddings, 77)
+	err = weights.Declare(backend, store, func(scope *model.Scope, in []*graph.Node) {
+		TextTransformer(scope.In("text_model"), cfg, in[0], nil)
+	}, shapes.Make(dtypes.Int32, 1, l))
+	if err != nil {
+		return nil, err
+	}
+	bindScope := TextModelScope
+	if hasPrefix(f, "text_model.") {
+		bindScope = "/"
+	}
+	if err := weights.Bind(store, bindScope, f, weights.BindOptions{Ignore: IgnoreBuffers}); err != nil {
+		return nil, fmt.Errorf("clip: %w", err)
+	}
+	return &TextModel{Config: cfg, Store: store}, nil
+}
+
+// Model is a CLIPModel loaded for inference: its configuration and a store holding its weights
+// at the root, under the upstream names (text_model/..., vision_model/..., text_projection,
+// visual_projection, logit_scale).
+type Model struct {
+	Config Config
+	Store  *model.Store
+}
+
+// LoadModel reads a CLIPModel folder: config.json and model.safetensors (or its sharded form).
+// Errors as LoadTextModel's.
+func LoadModel(backend compute.Backend, dir string) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.OpenWeights(dir, "model", "")
+	if err != nil {
+		return nil, fmt.Errorf("clip: %w", err)
+	}
+	store := model.NewStore()
+	v := cfg.Vision
+	err = weights.Declare(backend, store, func(scope *model.Scope, in []*graph.Node) {
+		Forward(scope, cfg, in[0], in[1], nil)
+	}, shapes.Make(dtypes.Float32, 1, v.ImageSize, v.ImageSize, v.NumChannels),
+		shapes.Make(dtypes.Int32, 1, min(cfg.Text.MaxPositionEmbeddings, 77)))
+	if err != nil {
+		return nil, err
+	}
+	if err := weights.Bind(store, "/", f, weights.BindOptions{Ignore: IgnoreBuffers}); err != nil {
+		return nil, fmt.Errorf("clip: %w", err)
+	}
+	return &Model{Config: cfg, Store: store}, nil
+}
+
+// hasPrefix reports whether any tensor of f is named with prefix.
+func hasPrefix(f *safetensors.File, prefix string) bool {
+	for _, name := range f.Names() {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
