@@ -3,8 +3,10 @@
 // the paper's evaluation metrics, each with its image preprocessing and a loader for the
 // checkpoints transformers saves.
 //
-// Status: the WordPiece tokenizer and the three image processors (CLIPImageProcessor,
-// ViTImageProcessor, EfficientNetImageProcessor, bit-exact against transformers' default
-// torchvision path on the fixtures) are here; the encoders are being built on the building blocks
-// of internal/nn.
+// The models satisfy package reward's interfaces: *ALIGN is a reward.Embedder (RPO's reward),
+// *CLIP an Embedder (CLIP-I, CLIP-T) and *DINO an ImageEmbedder (the DINO metric). Each loads the
+// folder transformers' save_pretrained writes (config.json, model.safetensors, tokenizer files,
+// preprocessor_config.json) and agrees with transformers to about 2e-7 relative on the fixtures.
+// Inside graphs images are channels-last; the host-side methods take NCHW pixel values or
+// image.Image values run through the model's own image processor.
 package align

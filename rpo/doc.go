@@ -15,6 +15,13 @@
 //  5. Every few steps the model generates validation images; the λ_val-Harmonic reward (0.3) keeps
 //     the best checkpoint (early stopping).
 //
-// Status: the pieces it wires are being built package by package (see the repository README); the
-// Trainer itself arrives once the diffusion models and the reward encoders are in place.
+// Status: the model-independent foundation is in place: Config with the paper's defaults and
+// Validate; the official prompts and DreamBench's (TrainingPrompts, ValidationPrompts,
+// EvaluationPrompts, DreamBenchSubjects); the graph-side losses over already-computed predictions
+// (RPOLoss, SimLoss, DreamBoothLoss, Target for ε- and v-prediction); AdamW with global
+// gradient-norm clipping, numerically as torch computes them, its state in the Store; Hooks and
+// the EarlyStopping policy; metrics.jsonl, the reward-curve and image-grid PNGs; and atomic
+// checkpoint folders (WriteCheckpoint, LoadCheckpointState). The Trainer that wires them to the
+// diffusion models and the reward encoders (set-up, the step, validation, Resume, LoRA) comes
+// once those are in place.
 package rpo
