@@ -1,0 +1,96 @@
+package diffusion
+
+import (
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// unetBlocks holds what every block of one U-Net shares.
+type unetBlocks struct {
+	cfg     *UNetConfig
+	plan    *unetPlan
+	temb    *Node // [batch, time_embed_dim]
+	context *Node // [batch, Lk, cross_attention_dim]
+}
+
+func (u unetBlocks) resnet(outChannels int, outScale float64) resnetBlock {
+	return resnetBlock{outChannels: outChannels, groups: u.plan.groups, eps: u.cfg.NormEps, outScale: outScale,
+		act: diffusersActivation(u.cfg.ActFn)}
+}
+
+func (u unetBlocks) transformer(b unetBlock, layer int) transformer2D {
+	return transformer2D{heads: b.heads, headDim: b.headDim, layers: b.transformerLayers[layer], groups: u.plan.groups,
+		linearProj: u.cfg.UseLinearProjection, onlyCross: b.onlyCross}
+}
+
+// down runs a DownBlock2D or CrossAttnDownBlock2D on h and returns its output and the skip
+// connections it adds (one per layer, then the downsampled output).
+//
+// Learned, under scope: resnets/<j>, attentions/<j> (cross-attention blocks) and
+// downsamplers/0/conv (all but the last block).
+func (u unetBlocks) down(scope *model.Scope, b unetBlock, h *Node) (*Node, []*Node) {
+	var skips []*Node
+	resnets := scope.In("resnets")
+	var attentions *model.Scope
+	if b.crossAttention {
+		attentions = scope.In("attentions")
+	}
+	for j := range b.layers {
+		h = u.resnet(b.out, 1).apply(resnets.In("%d", j), h, u.temb)
+		if b.crossAttention {
+			h = u.transformer(b, j).apply(attentions.In("%d", j), h, u.context)
+		}
+		skips = append(skips, h)
+	}
+	if b.resample {
+		h = downsample2D(scope.In("downsamplers").In("0"), h, u.cfg.DownsamplePadding)
+		skips = append(skips, h)
+	}
+	return h, skips
+}
+
+// mid runs UNetMidBlock2DCrossAttn (resnets/0, then attentions/<j> and resnets/<j+1> per layer)
+// or UNetMidBlock2D (resnets/0 only), with mid_block_scale_factor as the resnets'
+// output_scale_factor.
+func (u unetBlocks) mid(scope *model.Scope, b unetBlock, h *Node) *Node {
+	resnets := scope.In("resnets")
+	resnet := u.resnet(b.out, u.cfg.MidBlockScaleFactor)
+	h = resnet.apply(resnets.In("0"), h, u.temb)
+	if b.layers == 0 {
+		return h
+	}
+	attentions := scope.In("attentions")
+	for j := range b.layers {
+		h = u.transformer(b, j).apply(attentions.In("%d", j), h, u.context)
+		h = resnet.apply(resnets.In("%d", j+1), h, u.temb)
+	}
+	return h
+}
+
+// up runs an UpBlock2D or CrossAttnUpBlock2D: each layer concatenates the next skip connection
+// (popped from the end of skips) after h along the channels, as torch.cat([h, skip], dim=1),
+// then runs a resnet (and a transformer). All but the last block end with upsamplers/0: nearest
+// resizing to the size of the skip connection that the next block takes first (twice the size,
+// unless a downsampling rounded an odd size up) and a 3×3 convolution. It returns h and the
+// remaining skips.
+func (u unetBlocks) up(scope *model.Scope, b unetBlock, h *Node, skips []*Node) (*Node, []*Node) {
+	resnets := scope.In("resnets")
+	var attentions *model.Scope
+	if b.crossAttention {
+		attentions = scope.In("attentions")
+	}
+	for j := range b.layers {
+		skip := skips[len(skips)-1]
+		skips = skips[:len(skips)-1]
+		h = Concatenate([]*Node{h, skip}, -1)
+		h = u.resnet(b.out, 1).apply(resnets.In("%d", j), h, u.temb)
+		if b.crossAttention {
+			h = u.transformer(b, j).apply(attentions.In("%d", j), h, u.context)
+		}
+	}
+	if b.resample {
+		next := skips[len(skips)-1].Shape().Dimensions
+		h = upsample2D(scope.In("upsamplers").In("0"), h, next[1], next[2])
+	}
+	return h, skips
+}
