@@ -1,0 +1,141 @@
+package rpo
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The embedded prompts.json is the shared file, verbatim, when the checkout has it.
+func TestPromptsJSONIsTheSharedCopy(t *testing.T) {
+	shared, err := os.ReadFile("../../shared/prompts.json")
+	if err != nil {
+		t.Skipf("no shared prompts.json beside the repository: %v", err)
+	}
+	if !bytes.Equal(shared, promptsJSON) {
+		t.Error("rpo/prompts.json differs from shared/prompts.json")
+	}
+}
+
+func TestTrainingPrompts(t *testing.T) {
+	cfg := dogConfig()
+	live, err := TrainingPrompts(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 8 || live[0] != "a [V] dog wearing a green outfit" || live[6] != "a [V] dog on the Moon" {
+		t.Errorf("live prompts %q", live)
+	}
+	cfg.Live, cfg.Class, cfg.Token = false, "backpack", "sks"
+	obj, err := TrainingPrompts(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obj) != 8 || obj[0] != "a sks backpack in Vincent Van Gogh rendition" || obj[4] != "a sks backpack on top of wooden roof" {
+		t.Errorf("object prompts %q", obj)
+	}
+	for _, p := range append(live, obj...) {
+		if strings.Contains(p, "{") {
+			t.Errorf("unfilled placeholder in %q", p)
+		}
+	}
+
+	cfg.TrainingTemplates = []string{"a {V} {class} on a red table"}
+	custom, err := TrainingPrompts(cfg)
+	if err != nil || len(custom) != 1 || custom[0] != "a sks backpack on a red table" {
+		t.Errorf("custom prompts %q, %v", custom, err)
+	}
+	cfg.TrainingTemplates = []string{"a {class} on a red table"}
+	if _, err := TrainingPrompts(cfg); err == nil {
+		t.Error("a training template without {V} was accepted")
+	}
+	cfg.TrainingTemplates, cfg.Class = nil, ""
+	if _, err := TrainingPrompts(cfg); err == nil {
+		t.Error("an empty class word was accepted")
+	}
+}
+
+// Validation defaults to the training prompts (the official code); the other set is the official
+// two validation prompts.
+func TestValidationPrompts(t *testing.T) {
+	cfg := dogConfig()
+	train, _ := TrainingPrompts(cfg)
+	val, err := ValidationPrompts(cfg)
+	if err != nil || strings.Join(val, "|") != strings.Join(train, "|") {
+		t.Errorf("default validation prompts %q, %v; want the training prompts", val, err)
+	}
+	cfg.Validation = ValidateValidationPrompts
+	val, err = ValidationPrompts(cfg)
+	if err != nil || len(val) != 2 || val[0] != "a [V] dog in a beautiful garden" || val[1] != "a [V] dog at the beach during sunset" {
+		t.Errorf("validation set %q, %v", val, err)
+	}
+	cfg.Validation = "none"
+	if _, err := ValidationPrompts(cfg); err == nil {
+		t.Error("unknown validation set accepted")
+	}
+}
+
+func TestSubjectAndClassPrompts(t *testing.T) {
+	cfg := dogConfig()
+	if p, err := SubjectPrompt(cfg); err != nil || p != "a photo of [V] dog" {
+		t.Errorf("subject prompt %q, %v", p, err)
+	}
+	if p, err := ClassPrompt(cfg); err != nil || p != "a photo of dog" {
+		t.Errorf("class prompt %q, %v", p, err)
+	}
+	cfg.SubjectPrompt = "a photo of a dog"
+	if _, err := SubjectPrompt(cfg); err == nil {
+		t.Error("a subject prompt without {V} was accepted")
+	}
+	cfg.ClassPrompt = "a photo of {V} {class}"
+	if _, err := ClassPrompt(cfg); err == nil {
+		t.Error("a class prompt naming the subject was accepted")
+	}
+}
+
+func TestEvaluationPromptsAndSubjects(t *testing.T) {
+	live, err := EvaluationPrompts(true, "[V]", "cat")
+	if err != nil || len(live) != 25 || live[10] != "a [V] cat wearing a red hat" {
+		t.Errorf("live evaluation prompts %q, %v", live, err)
+	}
+	obj, err := EvaluationPrompts(false, "[V]", "teapot")
+	if err != nil || len(obj) != 25 || obj[24] != "a cube shaped [V] teapot" {
+		t.Errorf("object evaluation prompts %q, %v", obj, err)
+	}
+	if _, err := EvaluationPrompts(true, "", "cat"); err == nil {
+		t.Error("an empty token was accepted")
+	}
+
+	subjects := DreamBenchSubjects()
+	if len(subjects) != 30 {
+		t.Fatalf("%d subjects, want 30", len(subjects))
+	}
+	nLive := 0
+	for _, s := range subjects {
+		if s.Live {
+			nLive++
+			if s.Class != "dog" && s.Class != "cat" {
+				t.Errorf("live subject %+v", s)
+			}
+		}
+		if s.Name == "bear_plushie" && s.Class != "stuffed animal" {
+			t.Errorf("bear_plushie: %+v", s)
+		}
+	}
+	if nLive != 9 {
+		t.Errorf("%d live subjects, want 9", nLive)
+	}
+	if !IsLiveSubject("dog8") || IsLiveSubject("backpack_dog") {
+		t.Error("IsLiveSubject disagrees with the official list")
+	}
+}
+
+func TestFillPrompt(t *testing.T) {
+	if p, err := FillPrompt("a {V} {class}", "[V]", "stuffed animal"); err != nil || p != "a [V] stuffed animal" {
+		t.Errorf("%q, %v", p, err)
+	}
+	if _, err := FillPrompt("a {class}", "[V]", "dog"); err == nil || !strings.Contains(err.Error(), "{V}") {
+		t.Errorf("missing token: %v", err)
+	}
+}
