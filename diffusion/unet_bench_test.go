@@ -68,3 +68,76 @@ func benchUNet(b *testing.B, backward bool) {
 
 func BenchmarkUNetForward(b *testing.B)         { benchUNet(b, false) }
 func BenchmarkUNetForwardBackward(b *testing.B) { benchUNet(b, true) }
+
+// toyUNetConfig is the toy-world-sized pixel-space U-Net the foundation issue measured:
+// channels 16/32/32 on 32×32 RGB, attention at 16×16 and 8×8, a 16-token 32-wide context.
+func toyUNetConfig() UNetConfig {
+	cfg := DefaultUNetConfig()
+	size := Int(32)
+	cfg.InChannels, cfg.OutChannels, cfg.SampleSize = 3, 3, &size
+	cfg.BlockOutChannels = []int{16, 32, 32}
+	cfg.DownBlockTypes = []string{"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}
+	cfg.UpBlockTypes = []string{"CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"}
+	cfg.LayersPerBlock = Int(1)
+	groups := 8
+	cfg.NormNumGroups = &groups
+	cfg.CrossAttentionDim = Int(32)
+	cfg.AttentionHeadDim = Int(4)
+	return cfg
+}
+
+// BenchmarkToyUNetTrainStep is one whole training step of the toy U-Net at batch 32: forward,
+// ε-MSE loss, gradients of every weight, and an SGD update of the weights in place.
+//
+//	GOEXPERIMENT=simd go test ./diffusion/ -run '^$' -bench ToyUNetTrainStep -benchtime 5x
+func BenchmarkToyUNetTrainStep(b *testing.B) {
+	u, err := NewUNet(toyUNetConfig(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch, hw, ch, ctxLen, ctxDim = 32, 32, 3, 16, 32
+	exec, err := model.NewExec(backend.MustDefault(), u.Store(), func(scope *model.Scope, x, t, c, eps *Node) *Node {
+		unet := scope.In("unet")
+		loss := ReduceAllMean(Square(Sub(u.Forward(unet, x, t, c), eps)))
+		var vars []*model.Variable
+		for v := range unet.IterVariables() {
+			if v.Trainable && v.InUseByGraph(x.Graph()) {
+				vars = append(vars, v)
+			}
+		}
+		nodes := make([]*Node, len(vars))
+		for i, v := range vars {
+			nodes[i] = v.NodeValue(x.Graph())
+		}
+		for i, g := range Gradient(loss, nodes...) {
+			vars[i].SetNodeValue(Sub(nodes[i], MulScalar(g, 1e-3)))
+		}
+		return loss
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer exec.Finalize()
+	ts := make([]float32, batch)
+	for i := range ts {
+		ts[i] = float32(31 * (i + 1))
+	}
+	args := []any{
+		tensors.FromFlatDataAndDimensions(normalNoise(batch*hw*hw*ch, 1), batch, hw, hw, ch),
+		tensors.FromFlatDataAndDimensions(ts, batch),
+		tensors.FromFlatDataAndDimensions(normalNoise(batch*ctxLen*ctxDim, 2), batch, ctxLen, ctxDim),
+		tensors.FromFlatDataAndDimensions(normalNoise(batch*hw*hw*ch, 3), batch, hw, hw, ch),
+	}
+	step := func() {
+		outs, err := exec.Exec(args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		outs[0].MustFinalizeAll()
+	}
+	step() // compile
+	b.ResetTimer()
+	for b.Loop() {
+		step()
+	}
+}
