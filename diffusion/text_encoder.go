@@ -3,7 +3,9 @@ package diffusion
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -27,10 +29,12 @@ const TextEncoderScope = clip.TextModelScope
 //
 // Graph side, Forward builds it under a scope; host side, Encode takes token ids (as
 // CLIPTokenizer's BatchEncode gives them) and returns the hidden states, compiling once per
-// input shape. Methods are safe for concurrent use; host calls run one at a time.
+// input shape. Methods are safe for concurrent use; host calls run one at a time. It computes in
+// float32 unless SetComputeDType chooses another dtype.
 type TextEncoder struct {
 	cfg    TextEncoderConfig
 	runner *clip.Runner
+	dtype  atomic.Int32 // compute dtype (a dtypes.DType); zero is Float32
 }
 
 // LoadTextEncoder reads a diffusers text_encoder/ folder (a transformers CLIPTextModel):
@@ -57,6 +61,23 @@ func (te *TextEncoder) Config() TextEncoderConfig { return te.cfg }
 // Store returns the Store holding the text encoder's variables under TextEncoderScope.
 func (te *TextEncoder) Store() *model.Store { return te.runner.Store() }
 
+// SetComputeDType sets the dtype Forward and Encode compute in: dtypes.Float32 (the default),
+// dtypes.BFloat16 (or Float16) for mixed precision on XLA GPU backends, or Float64. As for
+// UNet.SetComputeDType, the weights stay float32, the layers convert them as they read them,
+// layer norms and softmax stay in float32, and the outputs come back as float32. Half precision
+// is for XLA backends: the Go backend runs it slower than float32.
+func (te *TextEncoder) SetComputeDType(dtype dtypes.DType) error {
+	dtype, err := checkComputeDType("text encoder", dtype)
+	if err != nil {
+		return err
+	}
+	te.dtype.Store(int32(dtype))
+	return nil
+}
+
+// ComputeDType returns the dtype the text encoder computes in (see SetComputeDType).
+func (te *TextEncoder) ComputeDType() dtypes.DType { return orFloat32(dtypes.DType(te.dtype.Load())) }
+
 // Finalize releases the compiled graphs (the weights stay); later calls compile again.
 func (te *TextEncoder) Finalize() { te.runner.Finalize() }
 
@@ -72,9 +93,16 @@ func (te *TextEncoder) Finalize() { te.runner.Finalize() }
 //   - pooled: [batch, hidden_size], pooler_output: lastHidden at the end-of-text token.
 //   - hidden: transformers' hidden_states, num_hidden_layers+1 nodes [batch, L, hidden_size]: the
 //     embeddings, then each layer's output, without the final layer norm.
+//
+// It computes in ComputeDType; the outputs are float32.
 func (te *TextEncoder) Forward(scope *model.Scope, ids *Node) (lastHidden, pooled *Node, hidden []*Node) {
-	o := clip.TextTransformer(scope.ResetVisited(), te.cfg, ids, nil)
-	return o.LastHidden, o.Pooled, o.Hidden
+	o := clip.TextTransformerIn(scope.ResetVisited(), te.cfg, ids, nil, te.ComputeDType())
+	f32 := func(x *Node) *Node { return ConvertDType(x, dtypes.Float32) }
+	hidden = make([]*Node, len(o.Hidden))
+	for i, h := range o.Hidden {
+		hidden[i] = f32(h)
+	}
+	return f32(o.LastHidden), f32(o.Pooled), hidden
 }
 
 // EncodeOption adjusts Encode.
@@ -124,17 +152,18 @@ func (te *TextEncoder) Encode(ctx context.Context, ids [][]int, opts ...EncodeOp
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("text encoder: %w", err)
 	}
-	key := fmt.Sprintf("text encoder: skip %d raw %v", o.clipSkip, o.rawSkip && o.clipSkip > 0)
+	dtype := te.ComputeDType()
+	key := fmt.Sprintf("text encoder: skip %d raw %v in %s", o.clipSkip, o.rawSkip && o.clipSkip > 0, dtype)
 	outs, err := te.runner.Run(key, func(scope *model.Scope, in []*Node) []*Node {
-		out := clip.TextTransformer(scope.Store().Scope(TextEncoderScope), te.cfg, in[0], nil)
+		out := clip.TextTransformerIn(scope.Store().Scope(TextEncoderScope), te.cfg, in[0], nil, dtype)
 		if o.clipSkip == 0 {
-			return []*Node{out.LastHidden}
+			return []*Node{ConvertDType(out.LastHidden, dtypes.Float32)}
 		}
 		h := out.Hidden[len(out.Hidden)-1-o.clipSkip]
 		if !o.rawSkip {
 			h = out.FinalNorm(h)
 		}
-		return []*Node{h}
+		return []*Node{ConvertDType(h, dtypes.Float32)}
 	}, x)
 	if err != nil {
 		return nil, nil, err

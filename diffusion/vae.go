@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -22,11 +23,12 @@ const VAEScope = "/vae"
 //
 // Graph side, ForwardEncode and ForwardDecode build the two halves under any scope, channels
 // last. Host side, Encode, Sample and Decode take and return NCHW []float32 in diffusers' layout
-// (images in [-1, 1]).
+// (images in [-1, 1]). It computes in float32 unless SetComputeDType chooses another dtype.
 type AutoencoderKL struct {
 	cfg     VAEConfig
 	store   *model.Store
 	backend compute.Backend
+	dtype   dtypes.DType // compute dtype; the zero value is Float32
 	// legacyAttention: the mid blocks' attention uses the names of checkpoints saved before
 	// diffusers 0.14 (query, key, value, proj_attn), which diffusers converts on load and which
 	// LoadVAE binds as they are.
@@ -42,6 +44,35 @@ func (v *AutoencoderKL) Config() VAEConfig { return v.cfg }
 // Store returns the Store holding the VAE's variables under VAEScope.
 func (v *AutoencoderKL) Store() *model.Store { return v.store }
 
+// SetComputeDType sets the dtype ForwardEncode, ForwardDecode, Encode and Decode compute in:
+// dtypes.Float32 (the default), dtypes.BFloat16 (or Float16) for mixed precision on XLA GPU
+// backends, or Float64. As for UNet.SetComputeDType, the weights stay float32, the layers convert
+// them as they read them, norms and softmax stay in float32, and the outputs come back in the
+// input's dtype. (Stable Diffusion's VAE overflows in float16 at large image sizes; bfloat16 has
+// float32's range.) Half precision is for XLA backends: the Go backend runs it slower than
+// float32. Call it before building graphs; the compiled host graphs are dropped.
+func (v *AutoencoderKL) SetComputeDType(dtype dtypes.DType) error {
+	dtype, err := checkComputeDType("vae", dtype)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if dtype != v.ComputeDType() {
+		for _, e := range []**model.Exec{&v.encode, &v.decode} {
+			if *e != nil {
+				(*e).Finalize()
+				*e = nil
+			}
+		}
+	}
+	v.dtype = dtype
+	return nil
+}
+
+// ComputeDType returns the dtype the VAE computes in (see SetComputeDType).
+func (v *AutoencoderKL) ComputeDType() dtypes.DType { return orFloat32(v.dtype) }
+
 // ScalingFactor is config.json's scaling_factor: latents for the U-Net are posterior samples
 // times it (and are divided by it before decoding).
 func (v *AutoencoderKL) ScalingFactor() float64 { return v.cfg.ScalingFactor }
@@ -50,19 +81,23 @@ func (v *AutoencoderKL) ScalingFactor() float64 { return v.cfg.ScalingFactor }
 //
 //   - image: [batch, height, width, in_channels], channels last, values in [-1, 1].
 //   - returns the posterior's mean and log-variance, each [batch, height/f, width/f,
-//     latent_channels] with f = 2^(len(block_out_channels)-1); the log-variance is clamped to
-//     [-30, 20] as diffusers' DiagonalGaussianDistribution does.
+//     latent_channels] with f = 2^(len(block_out_channels)-1), in image's dtype; the
+//     log-variance is clamped to [-30, 20] as diffusers' DiagonalGaussianDistribution does.
+//
+// It computes in ComputeDType.
 func (v *AutoencoderKL) ForwardEncode(scope *model.Scope, image *Node) (mean, logvar *Node) {
 	scope = scope.ResetVisited()
 	cfg := &v.cfg
 	if image.Rank() != 4 || image.Shape().Dim(-1) != cfg.InChannels {
 		exceptions.Panicf("diffusion.AutoencoderKL: image %s, want [batch, height, width, %d]", image.Shape(), cfg.InChannels)
 	}
-	h := v.encoder(scope.In("encoder"), image)
+	outDType := image.DType()
+	h := v.encoder(scope.In("encoder"), ConvertDType(image, v.ComputeDType()))
 	l := cfg.LatentChannels
 	if cfg.UseQuantConv {
 		h = nn.Conv2D(scope.In("quant_conv"), h, 2*l).Done()
 	}
+	h = ConvertDType(h, outDType)
 	mean = SliceAxis(h, -1, AxisRange(0, l))
 	logvar = ClipScalar(SliceAxis(h, -1, AxisRange(l, 2*l)), -30, 20)
 	return mean, logvar
@@ -70,17 +105,20 @@ func (v *AutoencoderKL) ForwardEncode(scope *model.Scope, image *Node) (mean, lo
 
 // ForwardDecode builds post_quant_conv and the decoder under scope: latent [batch, h, w,
 // latent_channels] (unscaled: divide the U-Net's latents by ScalingFactor first) to an image
-// [batch, h·f, w·f, out_channels], channels last, nominally in [-1, 1].
+// [batch, h·f, w·f, out_channels], channels last, nominally in [-1, 1], in latent's dtype. It
+// computes in ComputeDType.
 func (v *AutoencoderKL) ForwardDecode(scope *model.Scope, latent *Node) *Node {
 	scope = scope.ResetVisited()
 	cfg := &v.cfg
 	if latent.Rank() != 4 || latent.Shape().Dim(-1) != cfg.LatentChannels {
 		exceptions.Panicf("diffusion.AutoencoderKL: latent %s, want [batch, height, width, %d]", latent.Shape(), cfg.LatentChannels)
 	}
+	outDType := latent.DType()
+	latent = ConvertDType(latent, v.ComputeDType())
 	if cfg.UsePostQuantConv {
 		latent = nn.Conv2D(scope.In("post_quant_conv"), latent, cfg.LatentChannels).Done()
 	}
-	return v.decoder(scope.In("decoder"), latent)
+	return ConvertDType(v.decoder(scope.In("decoder"), latent), outDType)
 }
 
 // resnet is the VAE's ResnetBlock2D: no time embedding, eps 1e-6.

@@ -42,8 +42,16 @@ type TextOutput struct {
 // is combined with the causal mask. Learned, under scope: embeddings/token_embedding/weight
 // [vocab, dim], embeddings/position_embedding/weight [max_positions, dim],
 // encoder/layers/N/{layer_norm1, self_attn/{q,k,v,out}_proj, layer_norm2, mlp/fc1, mlp/fc2} and
-// final_layer_norm; float32.
+// final_layer_norm; float32. It computes in float32; see TextTransformerIn for other dtypes.
 func TextTransformer(scope *model.Scope, cfg TextConfig, ids, attentionMask *Node) TextOutput {
+	return TextTransformerIn(scope, cfg, ids, attentionMask, dtypes.Float32)
+}
+
+// TextTransformerIn is TextTransformer computing in dtype (bfloat16 for mixed precision on GPUs):
+// the embeddings are looked up in the (float32) variables and converted, every layer converts
+// the weights it reads (internal/nn), layer norms and softmax stay in float32, and the outputs
+// (LastHidden, Pooled, Hidden, FinalNorm's) are in dtype.
+func TextTransformerIn(scope *model.Scope, cfg TextConfig, ids, attentionMask *Node, dtype dtypes.DType) TextOutput {
 	if err := cfg.Validate(); err != nil {
 		Panicf("clip.TextTransformer: %v", err)
 	}
@@ -62,6 +70,7 @@ func TextTransformer(scope *model.Scope, cfg TextConfig, ids, attentionMask *Nod
 	positions := nn.Variable(emb.In("position_embedding"), "weight", shapes.Make(f32, cfg.MaxPositionEmbeddings, dim), normalInit).NodeValue(g)
 	x := Gather(tokens, ExpandAxes(ids, -1))                     // [batch, L, dim]
 	x = Add(x, ExpandAxes(Slice(positions, AxisRange(0, l)), 0)) // + [1, L, dim]
+	x = ConvertDType(x, dtype)
 
 	mask := TextMask(g, batch, l, attentionMask)
 	t := tower{layers: cfg.NumHiddenLayers, heads: cfg.NumAttentionHeads, intermediate: cfg.IntermediateSize,

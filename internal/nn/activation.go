@@ -52,11 +52,13 @@ func GEGLU(scope *model.Scope, x *Node, outDim int, bias bool) *Node {
 // GEGLUWith is GEGLU with the given projection weight [2·out, in] and optional bias [2·out].
 //
 // The weight (not the activation) is split, so the two halves come out of two matmuls and no
-// activation-sized slice or concatenation is needed in either pass.
+// activation-sized slice or concatenation is needed in either pass. Like LinearWith, it computes
+// in x's dtype, converting weights of another float dtype.
 func GEGLUWith(x, weight, bias *Node) *Node {
 	if weight.Rank() != 2 || weight.Shape().Dim(0)%2 != 0 {
 		Panicf("nn.GEGLU: weight %s, want [2·out, in]", weight.Shape())
 	}
+	weight, bias = castParam(weight, x.DType()), castParam(bias, x.DType())
 	half := weight.Shape().Dim(0) / 2
 	first, second := AxisRange(0, half), AxisRange(half, 2*half)
 	var bHidden, bGate *Node

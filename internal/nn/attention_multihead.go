@@ -27,7 +27,8 @@ type MultiHeadAttentionBuilder struct {
 // Learned, under scope: "to_q", "to_k", "to_v" (Linear to heads·headDim, no bias by default as
 // diffusers' bias=False) and "to_out"/"0" (Linear back to outDim, with bias as diffusers'
 // out_bias=True). Defaults: headDim = queryDim/heads, outDim = queryDim, scale 1/√headDim, no
-// mask.
+// mask. It computes in x's dtype (a context of another float dtype is converted to it), with the
+// scores and softmax in float32 for half precision (see ScaledDotProductAttention).
 func MultiHeadAttention(scope *model.Scope, x, context *Node, heads int) *MultiHeadAttentionBuilder {
 	return &MultiHeadAttentionBuilder{scope: scope, x: x, context: context, heads: heads, outBias: true, linear: Linear}
 }
@@ -109,6 +110,7 @@ func (b *MultiHeadAttentionBuilder) Done() *Node {
 		if context.Rank() != 3 || context.Shape().Dim(0) != batch {
 			Panicf("nn.MultiHeadAttention(%s): context %s, want [%d, Lk, crossDim]", b.scope.Scope(), context.Shape(), batch)
 		}
+		context = castParam(context, x.DType())
 	}
 	lk := context.Shape().Dim(1)
 	q := Reshape(b.linear(b.scope.In("to_q"), x, inner, b.qkvBias), batch, lq, b.heads, headDim)

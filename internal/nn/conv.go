@@ -106,6 +106,8 @@ type convGeom struct {
 //   - returns [batch, outHeight, outWidth, outChannels], with the sizes of cfg.OutputSize.
 //
 // It is differentiable with respect to x, weight and bias, and picks its formulation by backend.
+// It computes in x's dtype: weights of another float dtype (float32 master weights under
+// bfloat16 activations) are converted, and their gradients come back in their own dtype.
 //
 // On the Go backend it uses im2col: the kh·kw shifted (strided) windows of the padded input
 // are sliced out, concatenated along the channels axis, and multiplied with the weight
@@ -120,6 +122,7 @@ type convGeom struct {
 // input takes 22 ms against 234 ms. On other backends (XLA) it uses graph.Convolve, which is
 // as fast or faster there.
 func Conv2DWeights(x, weight, bias *Node, cfg ConvConfig) *Node {
+	weight, bias = castParam(weight, x.DType()), castParam(bias, x.DType())
 	geom := convGeometry(x, weight, bias, cfg)
 	impl := cfg.impl
 	if impl == convAuto {

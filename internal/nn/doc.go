@@ -7,7 +7,7 @@
 // A layer is a function over a *model.Scope and *graph.Node inputs (a small builder ended by
 // Done when it has more than a few knobs), with a scope-free "…With" variant that takes the
 // weight nodes, for frozen copies and LoRA. Every layer is differentiable and works in float32
-// (other float dtypes compute norms and softmax in at least float32).
+// and in the other float dtypes (see Precision).
 //
 // # Layouts
 //
@@ -24,6 +24,21 @@
 // over names with no reshaping, and a fine-tuned model goes back in the layout it came from.
 // Layers contract against the weights as stored (x's last axis with Linear's weight's last axis)
 // rather than transposing them.
+//
+// # Precision
+//
+// A layer computes in the dtype of its input activation, whatever the dtype of its variables:
+// the weights it reads are converted to that dtype (norms: to float32 for half precision), and
+// the converted values' gradients flow back through the conversion in the variables' own dtype.
+// So a model whose variables are float32 runs in bfloat16 when fed bfloat16 activations — mixed
+// precision with float32 master weights and float32 gradients, with no second copy of the
+// weights — while a model built from bfloat16 activations on an empty Store creates bfloat16
+// variables. Group and layer norms compute their statistics and affine step in float32 for
+// half-precision inputs, attention its scores and softmax, and SinusoidalTimestepEmbedding its
+// sin/cos (returning float32 for the caller to convert); each returns the activation's dtype.
+// Half precision is meant for XLA backends on GPUs: GoMLX's Go backend runs it correctly but
+// slower than float32 (the fixture U-Net's forward+backward 1.5× slower; see diffusion's
+// benchmarks).
 //
 // # Gradients
 //

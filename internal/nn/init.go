@@ -56,7 +56,10 @@ func KaimingUniformInit(fanIn int) Init {
 
 // Variable returns the variable name of scope, with the given shape (and dtype), creating it
 // filled by init when neither the store nor its loader has it. An existing variable of another
-// shape is a graph-building error (a panic, as everywhere in graph code).
+// shape is a graph-building error (a panic, as everywhere in graph code), except for the dtype
+// of a float variable: one that exists as float32 (say) is returned as it is when a bfloat16
+// layer asks for it, and the layers convert its value to the dtype they compute in (mixed
+// precision with float32 master weights; see castParam).
 //
 // The values are deterministic: the random stream is seeded from the store's
 // model.ParamInitialSeed hyper-parameter (0 when unset) and the variable's full path, so a
@@ -65,6 +68,9 @@ func KaimingUniformInit(fanIn int) Init {
 func Variable(scope *model.Scope, name string, shape shapes.Shape, init Init) *model.Variable {
 	if v := scope.GetVariable(name); v != nil {
 		// Loaded or created before: VariableWithShape checks the shape.
+		if have := v.Shape().DType; have != shape.DType && have.IsFloat() && shape.DType.IsFloat() {
+			shape = shapes.Make(have, shape.Dimensions...)
+		}
 		return scope.VariableWithShape(name, shape)
 	}
 	seed := initSeed(scope, model.JoinPath(scope.Scope(), name))

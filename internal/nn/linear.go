@@ -16,9 +16,10 @@ type LinearFunc func(scope *model.Scope, x *Node, outDim int, bias bool) *Node
 
 // Linear is torch.nn.Linear applied to the last axis of x: y = x·weightᵀ + bias.
 //
-// x: [..., in] → [..., outDim]. Learned, under scope: "weight" [outDim, in] and, when bias is
-// set, "bias" [outDim] (PyTorch's layout and names), created when missing with PyTorch's default
-// U(-1/√in, 1/√in) (see KaimingUniformInit).
+// x: [..., in] → [..., outDim], in x's dtype. Learned, under scope: "weight" [outDim, in] and,
+// when bias is set, "bias" [outDim] (PyTorch's layout and names), created when missing with
+// PyTorch's default U(-1/√in, 1/√in) (see KaimingUniformInit) in x's dtype; existing ones of
+// another float dtype are read converted (see LinearWith).
 func Linear(scope *model.Scope, x *Node, outDim int, bias bool) *Node {
 	w, b := LinearVariables(scope, x.DType(), x.Shape().Dim(-1), outDim, bias)
 	var bNode *Node
@@ -44,7 +45,9 @@ func LinearVariables(scope *model.Scope, dtype dtypes.DType, inDim, outDim int, 
 }
 
 // LinearWith is Linear with the given weight [out, in] and optional bias [out] (nil for none):
-// y = x·weightᵀ + bias over the last axis of x. It contracts x's last axis with the weight's last
+// y = x·weightᵀ + bias over the last axis of x, computed in x's dtype: weights of another float
+// dtype (float32 master weights under bfloat16 activations) are converted, and their gradients
+// come back in their own dtype. It contracts x's last axis with the weight's last
 // axis, so neither operand is transposed on the way to the backend's matmul, and its backward
 // pass is hand-written to transpose only one activation-sized operand (linearCustom).
 func LinearWith(x, weight, bias *Node) *Node {
@@ -54,7 +57,7 @@ func LinearWith(x, weight, bias *Node) *Node {
 	if bias != nil && (bias.Rank() != 1 || bias.Shape().Dim(0) != weight.Shape().Dim(0)) {
 		Panicf("nn.LinearWith: bias %s, want [%d]", bias.Shape(), weight.Shape().Dim(0))
 	}
-	return linearImpl(x, weight, bias, linearImplDefault)
+	return linearImpl(x, castParam(weight, x.DType()), castParam(bias, x.DType()), linearImplDefault)
 }
 
 // linearImplKind selects how LinearWith builds its gradient; BenchmarkLinear compares them.

@@ -15,15 +15,16 @@ import (
 // groups of C/groups consecutive channels, and each (sample, group) is normalised by its mean and
 // biased variance over the group's channels and all spatial positions, then scaled and shifted
 // per channel. Learned, under scope: "weight" [C] (ones) and "bias" [C] (zeros).
-// Half-precision inputs are normalised in float32.
+// Half-precision inputs are normalised, scaled and shifted in float32 (with the weights
+// converted to float32 if they are not), and the output has x's dtype.
 func GroupNorm(scope *model.Scope, x *Node, groups int, eps float64) *Node {
 	w, b := normVariables(scope, x)
 	return GroupNormWith(x, groups, eps, w.NodeValue(x.Graph()), b.NodeValue(x.Graph()))
 }
 
 // GroupNormWith is GroupNorm with the given per-channel weight and bias [C]; either may be nil
-// (torch's affine=False leaves both out). Its backward pass is hand-written for the Go backend
-// (groupNormCustom, about 2.3× faster than autodiff).
+// (torch's affine=False leaves both out), of any float dtype. Its backward pass is hand-written
+// for the Go backend (groupNormCustom, about 2.3× faster than autodiff).
 func GroupNormWith(x *Node, groups int, eps float64, weight, bias *Node) *Node {
 	dims := x.Shape().Dimensions
 	if x.Rank() < 3 {
@@ -34,6 +35,8 @@ func GroupNormWith(x *Node, groups int, eps float64, weight, bias *Node) *Node {
 		Panicf("nn.GroupNorm: %d channels do not split into %d groups", channels, groups)
 	}
 	normCheckAffine("GroupNorm", channels, weight, bias)
+	ct := normComputeDType(x.DType())
+	weight, bias = castParam(weight, ct), castParam(bias, ct)
 	if normImplDefault == normAutodiff {
 		return groupNormAutodiff(x, groups, eps, weight, bias)
 	}
@@ -62,33 +65,34 @@ func groupNormAutodiff(x *Node, groups int, eps float64, weight, bias *Node) *No
 	variance := ReduceAndKeep(Square(centred), ReduceMean, 1, 3)
 	// Reciprocal of Sqrt on the small statistics tensor: GoMLX has no gradient for Rsqrt.
 	y := Mul(centred, Reciprocal(Sqrt(AddScalar(variance, eps))))
-	y = ConvertDType(Reshape(y, dims...), dtype)
-	return normAffine(y, weight, bias)
+	return ConvertDType(normAffine(Reshape(y, dims...), weight, bias), dtype)
 }
 
 // LayerNorm is torch.nn.LayerNorm(C, eps, elementwise_affine=True) over the last axis of x.
 //
 // x: [..., C]; each row is normalised by its mean and biased variance. Learned, under scope:
 // "weight" [C] (ones) and "bias" [C] (zeros). For elementwise_affine=False use
-// LayerNormWith(x, eps, nil, nil). Half-precision inputs are normalised in float32.
+// LayerNormWith(x, eps, nil, nil). Half-precision inputs are normalised, scaled and shifted in
+// float32, and the output has x's dtype.
 func LayerNorm(scope *model.Scope, x *Node, eps float64) *Node {
 	w, b := normVariables(scope, x)
 	return LayerNormWith(x, eps, w.NodeValue(x.Graph()), b.NodeValue(x.Graph()))
 }
 
 // LayerNormWith is LayerNorm with the given weight and bias [C]; either may be nil (nil for both
-// is torch's elementwise_affine=False).
+// is torch's elementwise_affine=False), of any float dtype (converted to the dtype the norm
+// computes in).
 //
 // It uses the backend's fused layer norm where there is one (the Go backend has it; gradients go
 // through the decomposed formula).
 func LayerNormWith(x *Node, eps float64, weight, bias *Node) *Node {
 	normCheckAffine("LayerNorm", x.Shape().Dim(-1), weight, bias)
-	dtype := x.DType()
-	if normUpcast(x) == x {
+	dtype, ct := x.DType(), normComputeDType(x.DType())
+	weight, bias = castParam(weight, ct), castParam(bias, ct)
+	if ct == dtype {
 		return gnn.LayerNorm(x, []int{-1}, eps, weight, bias, nil)
 	}
-	y := gnn.LayerNorm(normUpcast(x), []int{-1}, eps, nil, nil, nil)
-	return normAffine(ConvertDType(y, dtype), weight, bias)
+	return ConvertDType(gnn.LayerNorm(ConvertDType(x, ct), []int{-1}, eps, weight, bias, nil), dtype)
 }
 
 // normVariables returns the "weight" (ones) and "bias" (zeros) [C] variables of a norm layer
@@ -98,12 +102,18 @@ func normVariables(scope *model.Scope, x *Node) (weight, bias *model.Variable) {
 	return Variable(scope, "weight", shape, ConstantInit(1)), Variable(scope, "bias", shape, ConstantInit(0))
 }
 
-// normUpcast converts half-precision x to float32 (torch accumulates norms in float32).
-func normUpcast(x *Node) *Node {
-	if x.DType().IsHalfPrecision() {
-		return ConvertDType(x, dtypes.Float32)
+// normComputeDType is the dtype a norm computes in: float32 for half-precision inputs (torch
+// accumulates norms in float32, and autocast runs them in float32), the input's dtype otherwise.
+func normComputeDType(dtype dtypes.DType) dtypes.DType {
+	if dtype.IsHalfPrecision() {
+		return dtypes.Float32
 	}
-	return x
+	return dtype
+}
+
+// normUpcast converts half-precision x to float32.
+func normUpcast(x *Node) *Node {
+	return castParam(x, normComputeDType(x.DType()))
 }
 
 // normAffine applies y·weight + bias along the last axis (either may be nil).

@@ -1,0 +1,345 @@
+package diffusion
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/safetensors"
+	"github.com/gorpo/gorpo/internal/weights"
+	"github.com/gorpo/gorpo/schedule"
+)
+
+// ModelIndex is a diffusers folder's model_index.json: the pipeline class and, for each
+// component sub-folder, the library and class that saved it
+// ("unet": ["diffusers", "UNet2DConditionModel"]). A component saved as [null, null] (SD 2.x's
+// safety_checker, a pixel-space model's vae) is absent and not listed in Components.
+type ModelIndex struct {
+	ClassName        string               // "_class_name", e.g. "StableDiffusionPipeline"
+	DiffusersVersion string               // "_diffusers_version"
+	Components       map[string]Component // by sub-folder name
+	// Null lists the components written as [null, null], sorted.
+	Null []string
+}
+
+// Component is one model_index.json entry: ["diffusers", "UNet2DConditionModel"].
+type Component struct {
+	Library string // "diffusers", "transformers", "stable_diffusion", ...
+	Class   string
+}
+
+func (c Component) String() string { return c.Library + "." + c.Class }
+
+// ReadModelIndex reads a model_index.json. Keys starting with "_" are metadata; keys whose value
+// is not a [library, class] pair (requires_safety_checker, ...) are pipeline arguments and
+// skipped. Errors name the file and the key.
+func ReadModelIndex(path string) (ModelIndex, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ModelIndex{}, fmt.Errorf("pipeline: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return ModelIndex{}, fmt.Errorf("pipeline: %s: corrupt JSON: %w", path, err)
+	}
+	idx := ModelIndex{Components: map[string]Component{}}
+	for key, value := range raw {
+		switch {
+		case key == "_class_name":
+			if err := json.Unmarshal(value, &idx.ClassName); err != nil {
+				return ModelIndex{}, fmt.Errorf("pipeline: %s: _class_name %s, want a string", path, value)
+			}
+		case key == "_diffusers_version":
+			_ = json.Unmarshal(value, &idx.DiffusersVersion)
+		case strings.HasPrefix(key, "_"):
+		case bytes.HasPrefix(bytes.TrimSpace(value), []byte("[")):
+			var pair []*string
+			if err := json.Unmarshal(value, &pair); err != nil || len(pair) != 2 {
+				return ModelIndex{}, fmt.Errorf("pipeline: %s: %q is %s, want [library, class]", path, key, value)
+			}
+			if pair[0] == nil || pair[1] == nil {
+				idx.Null = append(idx.Null, key)
+				continue
+			}
+			idx.Components[key] = Component{Library: *pair[0], Class: *pair[1]}
+		}
+	}
+	sort.Strings(idx.Null)
+	return idx, nil
+}
+
+// The pipeline classes whose folders LoadPipeline reads: Stable Diffusion 1.x and 2.x
+// text-to-image (and image-to-image, which saves the same components).
+var pipelineClasses = []string{"StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"}
+
+// componentClasses are the classes LoadPipeline loads, per component.
+var componentClasses = map[string][]string{
+	"unet":         {"UNet2DConditionModel"},
+	"vae":          {"AutoencoderKL"},
+	"text_encoder": {"CLIPTextModel"},
+	"tokenizer":    {"CLIPTokenizer", "CLIPTokenizerFast"},
+	"scheduler": {schedule.ClassDDPM, schedule.ClassDDIM, schedule.ClassPNDM, schedule.ClassEuler,
+		schedule.ClassDPMSolver},
+}
+
+// ignoredComponents are loaded by diffusers but not needed to generate: their entries are
+// skipped with a note.
+var ignoredComponents = map[string]string{
+	"safety_checker":    "not run: gorpo has no NSFW safety checker",
+	"feature_extractor": "not needed: it only prepares the safety checker's input",
+	"image_encoder":     "not needed: it only serves IP-Adapters",
+}
+
+// LoadOption adjusts LoadPipeline.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	variant string
+}
+
+// Variant makes LoadPipeline read the weights files of a variant ("fp16": the
+// diffusion_pytorch_model.fp16.safetensors and model.fp16.safetensors that Stable Diffusion
+// repositories ship beside, or instead of, the float32 files, and their sharded forms), as
+// diffusers' from_pretrained(variant=...) does. Half-precision weights are converted to float32
+// on load. A component without the variant's files is an error naming them.
+func Variant(name string) LoadOption {
+	return func(o *loadOptions) { o.variant = name }
+}
+
+// LoadPipeline reads a diffusers pipeline folder, such as a snapshot of
+// stable-diffusion-v1-5/stable-diffusion-v1-5 or stabilityai/stable-diffusion-2-1:
+//
+//	model_index.json        "_class_name": "StableDiffusionPipeline" and the components
+//	unet/                   UNet2DConditionModel: config.json, diffusion_pytorch_model.safetensors
+//	vae/                    AutoencoderKL (absent or null: a pixel-space model, see below)
+//	text_encoder/           CLIPTextModel: config.json, model.safetensors
+//	tokenizer/              CLIPTokenizer: vocab.json, merges.txt, tokenizer_config.json
+//	scheduler/              scheduler_config.json (a class package schedule implements)
+//
+// Weights are single files or sharded (*.safetensors.index.json); with Variant("fp16") the
+// *.fp16.safetensors files are read instead. safety_checker, feature_extractor and image_encoder
+// are skipped, each with a line in Pipeline.Notes; any other component, or a component class
+// this package does not implement, is refused naming it (ErrUnsupportedConfig).
+//
+// Without a VAE the pipeline works in pixel space: the U-Net denoises images directly (its
+// in_channels and out_channels are the image's channels, 3), as the toy-world models do.
+//
+// The components are checked against each other (the U-Net's cross_attention_dim against the
+// text encoder's hidden_size, its in_channels against the VAE's latent_channels). Errors name
+// the missing file or folder, the component, or the config field.
+func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	idx, err := ReadModelIndex(filepath.Join(dir, "model_index.json"))
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(pipelineClasses, idx.ClassName) {
+		return nil, fmt.Errorf("pipeline: %s: _class_name %q: not a pipeline this package runs (want %s): %w",
+			filepath.Join(dir, "model_index.json"), idx.ClassName, strings.Join(pipelineClasses, " or "), ErrUnsupportedConfig)
+	}
+	p := &Pipeline{}
+	for _, name := range idx.Null {
+		if why, ok := ignoredComponents[name]; ok {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s: absent (null in model_index.json); %s", name, why))
+		}
+	}
+	var names []string
+	for name := range idx.Components {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c := idx.Components[name]
+		if why, ok := ignoredComponents[name]; ok {
+			p.Notes = append(p.Notes, fmt.Sprintf("%s (%s): skipped; %s", name, c, why))
+			continue
+		}
+		classes, ok := componentClasses[name]
+		if !ok {
+			return nil, fmt.Errorf("pipeline: %s: component %q (%s) is not one this package loads (unet, vae, text_encoder, tokenizer, scheduler): %w",
+				dir, name, c, ErrUnsupportedConfig)
+		}
+		if !slices.Contains(classes, c.Class) {
+			return nil, fmt.Errorf("pipeline: %s: component %s is %s, want %s: %w",
+				dir, name, c, strings.Join(classes, " or "), ErrUnsupportedConfig)
+		}
+	}
+	for _, name := range []string{"unet", "text_encoder", "tokenizer", "scheduler"} {
+		if _, ok := idx.Components[name]; !ok {
+			return nil, fmt.Errorf("pipeline: %s: model_index.json has no %q component", dir, name)
+		}
+	}
+
+	sub := func(name string) (string, error) {
+		path := filepath.Join(dir, name)
+		st, err := os.Stat(path)
+		if err != nil {
+			return "", fmt.Errorf("pipeline: component %s: %w", name, err)
+		}
+		if !st.IsDir() {
+			return "", fmt.Errorf("pipeline: component %s: %s is not a folder", name, path)
+		}
+		return path, nil
+	}
+	path, err := sub("unet")
+	if err != nil {
+		return nil, err
+	}
+	if p.UNet, err = loadUNetVariant(path, o.variant); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if _, ok := idx.Components["vae"]; ok {
+		if path, err = sub("vae"); err != nil {
+			return nil, err
+		}
+		if p.VAE, err = loadVAEVariant(path, o.variant); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	if path, err = sub("text_encoder"); err != nil {
+		return nil, err
+	}
+	if p.TextEncoder, err = loadTextEncoderVariant(path, o.variant); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if path, err = sub("tokenizer"); err != nil {
+		return nil, err
+	}
+	if p.Tokenizer, err = LoadCLIPTokenizer(path); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if path, err = sub("scheduler"); err != nil {
+		return nil, err
+	}
+	if p.Scheduler, err = schedule.LoadConfig(filepath.Join(path, "scheduler_config.json")); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	// diffusers builds the class model_index.json names, from whatever config the folder holds.
+	if class := idx.Components["scheduler"].Class; class != p.Scheduler.ClassName {
+		from := p.Scheduler.ClassName
+		if p.Scheduler, err = p.Scheduler.As(class); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("scheduler: scheduler_config.json is a %s's, read as model_index.json's %s", from, class))
+	}
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("pipeline: %s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// openVariantWeights opens "<base>.<variant>.safetensors" or its sharded index in dir, naming
+// both when neither is there.
+func openVariantWeights(dir, base, variant string) (*safetensors.File, error) {
+	single := filepath.Join(dir, base+"."+variant+".safetensors")
+	index := single + ".index.json"
+	if _, err := os.Stat(single); err == nil {
+		return safetensors.Open(single)
+	}
+	if _, err := os.Stat(index); err == nil {
+		return safetensors.OpenSharded(index)
+	}
+	return nil, fmt.Errorf("variant %q: no %s nor %s: %w", variant, single, filepath.Base(index), fs.ErrNotExist)
+}
+
+// loadUNetVariant is LoadUNet reading the variant's weights file ("" : LoadUNet itself).
+func loadUNetVariant(dir, variant string) (*UNet, error) {
+	if variant == "" {
+		return LoadUNet(dir)
+	}
+	cfg, err := LoadUNetConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := openVariantWeights(dir, diffusersWeights, variant)
+	if err != nil {
+		return nil, fmt.Errorf("unet: %w", err)
+	}
+	u, err := declareUNet(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := weights.Bind(u.store, UNetScope, f, weights.BindOptions{}); err != nil {
+		return nil, fmt.Errorf("unet: %w", err)
+	}
+	return u, nil
+}
+
+// loadVAEVariant is LoadVAE reading the variant's weights file ("": LoadVAE itself).
+func loadVAEVariant(dir, variant string) (*AutoencoderKL, error) {
+	if variant == "" {
+		return LoadVAE(dir)
+	}
+	cfg, err := LoadVAEConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := openVariantWeights(dir, diffusersWeights, variant)
+	if err != nil {
+		return nil, fmt.Errorf("vae: %w", err)
+	}
+	legacy := f.Has("encoder.mid_block.attentions.0.query.weight") || f.Has("decoder.mid_block.attentions.0.query.weight")
+	v, err := declareVAE(cfg, 0, legacy)
+	if err != nil {
+		return nil, err
+	}
+	if err := weights.Bind(v.store, VAEScope, f, weights.BindOptions{}); err != nil {
+		return nil, fmt.Errorf("vae: %w", err)
+	}
+	return v, nil
+}
+
+// loadTextEncoderVariant is LoadTextEncoder reading model.<variant>.safetensors ("":
+// LoadTextEncoder itself).
+func loadTextEncoderVariant(dir, variant string) (*TextEncoder, error) {
+	if variant == "" {
+		return LoadTextEncoder(dir)
+	}
+	b, err := backend.Default()
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	cfg, err := clip.LoadTextConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	f, err := openVariantWeights(dir, "model", variant)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	store := model.NewStore()
+	err = weights.Declare(b, store, func(scope *model.Scope, in []*graph.Node) {
+		clip.TextTransformer(scope.In("text_model"), cfg, in[0], nil)
+	}, shapes.Make(dtypes.Int32, 1, min(cfg.MaxPositionEmbeddings, 77)))
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	// Stable Diffusion's checkpoints name "text_model.embeddings...", transformers 5 writes
+	// "embeddings...".
+	bindScope := TextEncoderScope
+	if slices.ContainsFunc(f.Names(), func(n string) bool { return strings.HasPrefix(n, "text_model.") }) {
+		bindScope = "/"
+	}
+	if err := weights.Bind(store, bindScope, f, weights.BindOptions{Ignore: clip.IgnoreBuffers}); err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	return &TextEncoder{cfg: cfg, runner: clip.NewRunner(b, store)}, nil
+}
