@@ -15,7 +15,8 @@ type transformer2D struct {
 	layers         int // transformer_blocks
 	groups         int // GroupNorm groups of "norm" (eps 1e-6)
 	linearProj     bool
-	onlyCross      bool // attn1 attends to the context too
+	onlyCross      bool          // attn1 attends to the context too
+	attnLinear     nn.LinearFunc // builds to_q, to_k, to_v and to_out/0; nil: nn.Linear
 }
 
 // apply runs the model on x: [batch, height, width, C] with context: [batch, Lk, crossDim],
@@ -57,7 +58,11 @@ func (t transformer2D) apply(scope *model.Scope, x, context *Node) *Node {
 func (t transformer2D) block(scope *model.Scope, hs, context *Node) *Node {
 	dim := hs.Shape().Dim(-1)
 	attention := func(name string, x, ctx *Node) *Node {
-		return nn.MultiHeadAttention(scope.In("%s", name), x, ctx, t.heads).HeadDim(t.headDim).Done()
+		linear := t.attnLinear
+		if linear == nil {
+			linear = nn.Linear
+		}
+		return nn.MultiHeadAttention(scope.In("%s", name), x, ctx, t.heads).HeadDim(t.headDim).Linear(linear).Done()
 	}
 	var selfContext *Node
 	if t.onlyCross {

@@ -2,6 +2,7 @@ package diffusion
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -34,6 +35,9 @@ const UNetScope = "/unet"
 //		return loss
 //	})
 //
+// ForwardWith builds the attention projections with a caller's function (LoRA adapters), and
+// SetAttentionLinear makes such a function the U-Net's own, for Forward, Predict and Pipeline.
+//
 // It computes in float32 unless SetComputeDType chooses another dtype (bfloat16 on GPUs).
 type UNet struct {
 	cfg     UNetConfig
@@ -44,6 +48,8 @@ type UNet struct {
 
 	mu      sync.Mutex
 	predict *model.Exec
+
+	attnLinear atomic.Pointer[nn.LinearFunc] // SetAttentionLinear's hook; nil: nn.Linear
 }
 
 // Config returns the U-Net's configuration.
@@ -83,6 +89,34 @@ func (u *UNet) SetComputeDType(dtype dtypes.DType) error {
 	return nil
 }
 
+// SetAttentionLinear installs fn as the function that builds the attention projections (to_q,
+// to_k, to_v, to_out.0) in Forward and Predict, so that code which knows nothing of adapters
+// (Pipeline) runs the U-Net with them; nil restores nn.Linear. See ForwardWith for what fn
+// receives. Predict's compiled graph is dropped; graphs already built keep the function they
+// were built with. Install it between graph builds, not during one.
+func (u *UNet) SetAttentionLinear(fn nn.LinearFunc) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.predict != nil {
+		u.predict.Finalize()
+		u.predict = nil
+	}
+	if fn == nil {
+		u.attnLinear.Store(nil)
+	} else {
+		u.attnLinear.Store(&fn)
+	}
+}
+
+// AttentionLinear returns the function that builds the attention projections in Forward and
+// Predict: the one SetAttentionLinear installed, or nn.Linear.
+func (u *UNet) AttentionLinear() nn.LinearFunc {
+	if fn := u.attnLinear.Load(); fn != nil {
+		return *fn
+	}
+	return nn.Linear
+}
+
 // ComputeDType returns the dtype the U-Net computes in (see SetComputeDType).
 func (u *UNet) ComputeDType() dtypes.DType { return orFloat32(u.dtype) }
 
@@ -102,7 +136,26 @@ func (u *UNet) ComputeDType() dtypes.DType { return orFloat32(u.dtype) }
 // Forward only reads the configuration, so one UNet can build several copies under different
 // scopes; it may also be called several times with the same scope in one graph (the copies
 // share their weights). Shape errors panic, as everywhere in graph building.
+//
+// The attention projections go through the hook SetAttentionLinear installed, if any: Forward is
+// ForwardWith(scope, sample, timesteps, context, nil).
 func (u *UNet) Forward(scope *model.Scope, sample, timesteps, context *Node) *Node {
+	return u.ForwardWith(scope, sample, timesteps, context, nil)
+}
+
+// ForwardWith is Forward with the four projections of every attention (to_q, to_k, to_v and
+// to_out.0 of attn1 and attn2 in each transformer block) built by attnLinear instead of
+// nn.Linear: the way LoRA adapters enter the graph. attnLinear is called with the projection's
+// own scope, whose path ends with the projection's upstream module path
+// ("<scope>/down_blocks/0/attentions/0/transformer_blocks/0/attn1/to_q" is diffusers'
+// "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"), so it reads the base "weight"
+// (and "bias") there and knows which module it replaces. attnLinear nil means the hook
+// SetAttentionLinear installed, or nn.Linear when there is none; pass nn.Linear itself for the
+// plain U-Net while a hook is installed (the frozen base beside an adapted one).
+func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node, attnLinear nn.LinearFunc) *Node {
+	if attnLinear == nil {
+		attnLinear = u.AttentionLinear()
+	}
 	scope = scope.ResetVisited()
 	cfg, plan := &u.cfg, u.plan
 	if sample.Rank() != 4 || sample.Shape().Dim(-1) != cfg.InChannels {
@@ -118,7 +171,8 @@ func (u *UNet) Forward(scope *model.Scope, sample, timesteps, context *Node) *No
 	if cfg.CenterInputSample {
 		sample = AddScalar(MulScalar(sample, 2), -1)
 	}
-	blocks := unetBlocks{cfg: cfg, plan: plan, temb: u.timeEmbedding(scope.In("time_embedding"), timesteps, sample), context: context}
+	blocks := unetBlocks{cfg: cfg, plan: plan, temb: u.timeEmbedding(scope.In("time_embedding"), timesteps, sample), context: context,
+		attnLinear: attnLinear}
 
 	k := cfg.ConvInKernel
 	h := nn.Conv2D(scope.In("conv_in"), sample, cfg.BlockOutChannels[0]).Kernel(k).Padding((k - 1) / 2).Done()

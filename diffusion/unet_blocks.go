@@ -3,6 +3,8 @@ package diffusion
 import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gorpo/gorpo/internal/nn"
 )
 
 // unetBlocks holds what every block of one U-Net shares.
@@ -11,6 +13,8 @@ type unetBlocks struct {
 	plan    *unetPlan
 	temb    *Node // [batch, time_embed_dim]
 	context *Node // [batch, Lk, cross_attention_dim]
+
+	attnLinear nn.LinearFunc // builds the attention projections (see UNet.ForwardWith)
 }
 
 func (u unetBlocks) resnet(outChannels int, outScale float64) resnetBlock {
@@ -20,7 +24,7 @@ func (u unetBlocks) resnet(outChannels int, outScale float64) resnetBlock {
 
 func (u unetBlocks) transformer(b unetBlock, layer int) transformer2D {
 	return transformer2D{heads: b.heads, headDim: b.headDim, layers: b.transformerLayers[layer], groups: u.plan.groups,
-		linearProj: u.cfg.UseLinearProjection, onlyCross: b.onlyCross}
+		linearProj: u.cfg.UseLinearProjection, onlyCross: b.onlyCross, attnLinear: u.attnLinear}
 }
 
 // down runs a DownBlock2D or CrossAttnDownBlock2D on h and returns its output and the skip
