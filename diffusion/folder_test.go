@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/fixtures"
 	"github.com/gorpo/gorpo/internal/imaging"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/schedule"
@@ -278,7 +279,7 @@ func TestFolderPixelSpace(t *testing.T) {
 	if err := u.Save(filepath.Join(dir, "unet")); err != nil {
 		t.Fatal(err)
 	}
-	index := strings.Replace(sd15ModelIndex, `["diffusers", "AutoencoderKL"]`, `[null, null]`, 1)
+	index := strings.Replace(fixtures.SD15ModelIndex, `["diffusers", "AutoencoderKL"]`, `[null, null]`, 1)
 	if err := os.WriteFile(filepath.Join(dir, "model_index.json"), []byte(index), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/fixtures"
 )
 
 // Load a diffusers Stable Diffusion folder and turn prompts into images. Here the folder is a
@@ -20,7 +21,7 @@ func ExampleLoadPipeline() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	if err := writeTinySD(dir); err != nil { // test helper: unet/, vae/, text_encoder/, ...
+	if err := fixtures.WriteTinySD(dir); err != nil { // test helper: unet/, vae/, text_encoder/, ...
 		fmt.Println(err)
 		return
 	}

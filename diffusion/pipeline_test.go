@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/fixtures"
 	"github.com/gorpo/gorpo/internal/imaging"
 	"github.com/gorpo/gorpo/schedule"
 )
@@ -36,7 +37,7 @@ func tinyPipeline(t *testing.T) *diffusion.Pipeline {
 			return
 		}
 		defer os.RemoveAll(dir) // the loaded pipeline keeps its weights in memory
-		if tinySD.err = writeTinySD(dir); tinySD.err == nil {
+		if tinySD.err = fixtures.WriteTinySD(dir); tinySD.err == nil {
 			tinySD.p, tinySD.err = diffusion.LoadPipeline(dir)
 		}
 	})
@@ -50,7 +51,7 @@ func tinyPipeline(t *testing.T) *diffusion.Pipeline {
 func tinyDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := writeTinySD(dir); err != nil {
+	if err := fixtures.WriteTinySD(dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gorpo/gorpo/internal/fixtures"
 )
 
 // BenchmarkStep times one optimiser step of the fixture U-Net (unet_sd1: block_out_channels
@@ -25,7 +27,7 @@ func BenchmarkStep(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			dir := b.TempDir()
-			if err := writeTinySD(dir); err != nil {
+			if err := fixtures.WriteTinySD(dir); err != nil {
 				b.Fatal(err)
 			}
 			pipe, err := loadTinySD(dir)

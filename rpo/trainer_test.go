@@ -20,6 +20,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/fixtures"
 	"github.com/gorpo/gorpo/preference"
 	"github.com/gorpo/gorpo/schedule"
 )
@@ -54,7 +55,7 @@ type tinyEnv struct{ dir string }
 func newTinyEnv(t *testing.T) *tinyEnv {
 	t.Helper()
 	dir := t.TempDir()
-	if err := writeTinySD(dir); err != nil {
+	if err := fixtures.WriteTinySD(dir); err != nil {
 		t.Fatal(err)
 	}
 	return &tinyEnv{dir: dir}
