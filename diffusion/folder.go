@@ -4,22 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
-	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/model"
-
-	"github.com/gorpo/gorpo/internal/backend"
-	"github.com/gorpo/gorpo/internal/clip"
-	"github.com/gorpo/gorpo/internal/safetensors"
-	"github.com/gorpo/gorpo/internal/weights"
 	"github.com/gorpo/gorpo/schedule"
 )
 
@@ -103,22 +93,6 @@ var ignoredComponents = map[string]string{
 	"image_encoder":     "not needed: it only serves IP-Adapters",
 }
 
-// LoadOption adjusts LoadPipeline.
-type LoadOption func(*loadOptions)
-
-type loadOptions struct {
-	variant string
-}
-
-// Variant makes LoadPipeline read the weights files of a variant ("fp16": the
-// diffusion_pytorch_model.fp16.safetensors and model.fp16.safetensors that Stable Diffusion
-// repositories ship beside, or instead of, the float32 files, and their sharded forms), as
-// diffusers' from_pretrained(variant=...) does. Half-precision weights are converted to float32
-// on load. A component without the variant's files is an error naming them.
-func Variant(name string) LoadOption {
-	return func(o *loadOptions) { o.variant = name }
-}
-
 // LoadPipeline reads a diffusers pipeline folder, such as a snapshot of
 // stable-diffusion-v1-5/stable-diffusion-v1-5 or stabilityai/stable-diffusion-2-1:
 //
@@ -141,12 +115,6 @@ func Variant(name string) LoadOption {
 // text encoder's hidden_size, its in_channels against the VAE's latent_channels). Errors name
 // the missing file or folder, the component, or the config field.
 func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
-	var o loadOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
 	idx, err := ReadModelIndex(filepath.Join(dir, "model_index.json"))
 	if err != nil {
 		return nil, err
@@ -203,21 +171,21 @@ func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.UNet, err = loadUNetVariant(path, o.variant); err != nil {
+	if p.UNet, err = LoadUNet(path, opts...); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if _, ok := idx.Components["vae"]; ok {
 		if path, err = sub("vae"); err != nil {
 			return nil, err
 		}
-		if p.VAE, err = loadVAEVariant(path, o.variant); err != nil {
+		if p.VAE, err = LoadVAE(path, opts...); err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
 	}
 	if path, err = sub("text_encoder"); err != nil {
 		return nil, err
 	}
-	if p.TextEncoder, err = loadTextEncoderVariant(path, o.variant); err != nil {
+	if p.TextEncoder, err = LoadTextEncoder(path, opts...); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if path, err = sub("tokenizer"); err != nil {
@@ -244,102 +212,4 @@ func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %s: %w", dir, err)
 	}
 	return p, nil
-}
-
-// openVariantWeights opens "<base>.<variant>.safetensors" or its sharded index in dir, naming
-// both when neither is there.
-func openVariantWeights(dir, base, variant string) (*safetensors.File, error) {
-	single := filepath.Join(dir, base+"."+variant+".safetensors")
-	index := single + ".index.json"
-	if _, err := os.Stat(single); err == nil {
-		return safetensors.Open(single)
-	}
-	if _, err := os.Stat(index); err == nil {
-		return safetensors.OpenSharded(index)
-	}
-	return nil, fmt.Errorf("variant %q: no %s nor %s: %w", variant, single, filepath.Base(index), fs.ErrNotExist)
-}
-
-// loadUNetVariant is LoadUNet reading the variant's weights file ("" : LoadUNet itself).
-func loadUNetVariant(dir, variant string) (*UNet, error) {
-	if variant == "" {
-		return LoadUNet(dir)
-	}
-	cfg, err := LoadUNetConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	f, err := openVariantWeights(dir, diffusersWeights, variant)
-	if err != nil {
-		return nil, fmt.Errorf("unet: %w", err)
-	}
-	u, err := declareUNet(cfg, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := weights.Bind(u.store, UNetScope, f, weights.BindOptions{}); err != nil {
-		return nil, fmt.Errorf("unet: %w", err)
-	}
-	return u, nil
-}
-
-// loadVAEVariant is LoadVAE reading the variant's weights file ("": LoadVAE itself).
-func loadVAEVariant(dir, variant string) (*AutoencoderKL, error) {
-	if variant == "" {
-		return LoadVAE(dir)
-	}
-	cfg, err := LoadVAEConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	f, err := openVariantWeights(dir, diffusersWeights, variant)
-	if err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
-	}
-	legacy := f.Has("encoder.mid_block.attentions.0.query.weight") || f.Has("decoder.mid_block.attentions.0.query.weight")
-	v, err := declareVAE(cfg, 0, legacy)
-	if err != nil {
-		return nil, err
-	}
-	if err := weights.Bind(v.store, VAEScope, f, weights.BindOptions{}); err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
-	}
-	return v, nil
-}
-
-// loadTextEncoderVariant is LoadTextEncoder reading model.<variant>.safetensors ("":
-// LoadTextEncoder itself).
-func loadTextEncoderVariant(dir, variant string) (*TextEncoder, error) {
-	if variant == "" {
-		return LoadTextEncoder(dir)
-	}
-	b, err := backend.Default()
-	if err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
-	}
-	cfg, err := clip.LoadTextConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
-	}
-	f, err := openVariantWeights(dir, "model", variant)
-	if err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
-	}
-	store := model.NewStore()
-	err = weights.Declare(b, store, func(scope *model.Scope, in []*graph.Node) {
-		clip.TextTransformer(scope.In("text_model"), cfg, in[0], nil)
-	}, shapes.Make(dtypes.Int32, 1, min(cfg.MaxPositionEmbeddings, 77)))
-	if err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
-	}
-	// Stable Diffusion's checkpoints name "text_model.embeddings...", transformers 5 writes
-	// "embeddings...".
-	bindScope := TextEncoderScope
-	if slices.ContainsFunc(f.Names(), func(n string) bool { return strings.HasPrefix(n, "text_model.") }) {
-		bindScope = "/"
-	}
-	if err := weights.Bind(store, bindScope, f, weights.BindOptions{Ignore: clip.IgnoreBuffers}); err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
-	}
-	return &TextEncoder{cfg: cfg, runner: clip.NewRunner(b, store)}, nil
 }

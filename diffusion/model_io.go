@@ -3,41 +3,130 @@ package diffusion
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
+// LoadOption adjusts LoadPipeline, LoadUNet, LoadVAE and LoadTextEncoder.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct {
+	variant string
+}
+
+// Variant makes LoadPipeline (and LoadUNet, LoadVAE, LoadTextEncoder) read the weights files of
+// a variant ("fp16": the diffusion_pytorch_model.fp16.safetensors and model.fp16.safetensors that
+// Stable Diffusion repositories ship beside, or instead of, the float32 files, and their sharded
+// forms), as diffusers' from_pretrained(variant=...) does. Half-precision weights are converted
+// to float32 on load. A component without the variant's files is an error naming them.
+func Variant(name string) LoadOption {
+	return func(o *loadOptions) { o.variant = name }
+}
+
 // diffusersWeights is the base name of a diffusers model's weights file.
 const diffusersWeights = "diffusion_pytorch_model"
 
-// openDiffusersWeights opens a diffusers model folder's weights: the full-precision
-// diffusion_pytorch_model.safetensors (or its sharded index) when present, else the "fp16"
-// variant. The error names every file it looked for.
-func openDiffusersWeights(dir string) (*safetensors.File, error) {
-	for _, variant := range []string{"", "fp16"} {
-		name := diffusersWeights
-		if variant != "" {
-			name += "." + variant
+// weightsFiles names a model folder's weights: the base name of its safetensors files and the
+// variant read when the full-precision files are absent ("": none).
+type weightsFiles struct{ base, fallback string }
+
+var (
+	// diffusersFiles are a diffusers model's: diffusion_pytorch_model.safetensors, else the fp16
+	// variant (some folders hold only that).
+	diffusersFiles = weightsFiles{base: diffusersWeights, fallback: "fp16"}
+	// transformersFiles are a transformers model's: model.safetensors.
+	transformersFiles = weightsFiles{base: "model"}
+)
+
+// open opens the weights in dir, single-file or sharded (*.safetensors.index.json). With a
+// variant it reads that variant's files and no others; without one, the full-precision files,
+// else the fallback variant's. The error names the files it looked for.
+func (w weightsFiles) open(dir, variant string) (*safetensors.File, error) {
+	if variant != "" {
+		single := filepath.Join(dir, w.base+"."+variant+".safetensors")
+		index := single + ".index.json"
+		if _, err := os.Stat(single); err == nil {
+			return safetensors.Open(single)
 		}
+		if _, err := os.Stat(index); err == nil {
+			return safetensors.OpenSharded(index)
+		}
+		return nil, fmt.Errorf("variant %q: no %s nor %s: %w", variant, single, filepath.Base(index), fs.ErrNotExist)
+	}
+	if w.fallback != "" {
 		for _, suffix := range []string{".safetensors", ".safetensors.index.json"} {
-			if _, err := os.Stat(filepath.Join(dir, name+suffix)); err == nil {
-				return safetensors.OpenWeights(dir, diffusersWeights, variant)
+			if _, err := os.Stat(filepath.Join(dir, w.base+suffix)); err == nil {
+				return safetensors.OpenWeights(dir, w.base, "")
 			}
 		}
+		return safetensors.OpenWeights(dir, w.base, w.fallback)
 	}
-	return safetensors.OpenWeights(dir, diffusersWeights, "fp16")
+	return safetensors.OpenWeights(dir, w.base, "")
+}
+
+// loadModel is what LoadUNet, LoadVAE and LoadTextEncoder share: it reads dir/config.json with
+// readConfig (whose errors name the model themselves), opens the weights (files, in the variant
+// opts ask for) and has build declare the model for the configuration and bind the weights to
+// it. Errors past config.json are prefixed with what ("unet: ...").
+func loadModel[C, M any](what, dir string, files weightsFiles, opts []LoadOption,
+	readConfig func(path string) (C, error), build func(cfg C, f *safetensors.File) (M, error)) (M, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	var zero M
+	cfg, err := readConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return zero, err
+	}
+	f, err := files.open(dir, o.variant)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	m, err := build(cfg, f)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	return m, nil
+}
+
+// declareStore returns the default backend and a new Store, seeded with seed for
+// initialisation, holding every variable build declares (not yet valued) over inputs.
+func declareStore(seed int64, build func(scope *model.Scope, in []*graph.Node), inputs ...shapes.Shape) (compute.Backend, *model.Store, error) {
+	b, err := backend.Default()
+	if err != nil {
+		return nil, nil, err
+	}
+	store := model.NewStore()
+	store.SetParam(model.ParamInitialSeed, seed)
+	if err := weights.Declare(b, store, build, inputs...); err != nil {
+		return nil, nil, err
+	}
+	return b, store, nil
 }
 
 // saveDiffusersModel writes a diffusers model folder: the variables under scope as
 // dir/diffusion_pytorch_model.safetensors (upstream names, float32) and cfg as dir/config.json,
-// each atomically, the weights first.
-func saveDiffusersModel(store *model.Store, scope, dir string, cfg any) error {
+// each atomically, the weights first. Errors read "<what>: saving to <dir>: ...".
+func saveDiffusersModel(what string, store *model.Store, scope, dir string, cfg any) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%s: saving to %s: %w", what, dir, err)
+		}
+	}()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -2,8 +2,10 @@ package diffusion
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // Precision. The models keep their weights in float32 (as loaded, as saved) and compute in
@@ -33,4 +35,38 @@ func orFloat32(dtype dtypes.DType) dtypes.DType {
 		return dtypes.Float32
 	}
 	return dtype
+}
+
+// hostState is what UNet and AutoencoderKL keep for their host calls: the compute dtype, and mu,
+// which serialises the host calls and guards the graphs they compile in that dtype.
+type hostState struct {
+	mu    sync.Mutex
+	dtype dtypes.DType // compute dtype; the zero value is Float32
+}
+
+// setComputeDType is SetComputeDType: it checks dtype and makes it the compute dtype, dropping
+// the compiled host graphs execs when it changes (they were built in the old one).
+func (h *hostState) setComputeDType(what string, dtype dtypes.DType, execs ...**model.Exec) error {
+	dtype, err := checkComputeDType(what, dtype)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if dtype != orFloat32(h.dtype) {
+		dropExecs(execs...)
+	}
+	h.dtype = dtype
+	return nil
+}
+
+// dropExecs finalizes the compiled graphs that are set and clears them, so that the next host
+// call compiles again.
+func dropExecs(execs ...**model.Exec) {
+	for _, e := range execs {
+		if *e != nil {
+			(*e).Finalize()
+			*e = nil
+		}
+	}
 }

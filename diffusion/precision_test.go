@@ -81,7 +81,6 @@ func unetLossGrads(t *testing.T, u *UNet, f unetFixture, dtype dtypes.DType) (fl
 	if err := u.SetComputeDType(dtype); err != nil {
 		t.Fatal(err)
 	}
-	b, c, h, w := f.shape[0], f.shape[1], f.shape[2], f.shape[3]
 	var paths []string
 	exec, err := model.NewExec(backend.MustDefault(), u.Store(), func(scope *model.Scope, x, ts, ctx, eps *Node) []*Node {
 		pred := u.Forward(scope.In("unet"), TransposeAllAxes(x, 0, 2, 3, 1), ts, ctx)
@@ -110,15 +109,7 @@ func unetLossGrads(t *testing.T, u *UNet, f unetFixture, dtype dtypes.DType) (fl
 		t.Fatal(err)
 	}
 	defer exec.Finalize()
-	ts := make([]float32, len(f.timesteps))
-	for i, v := range f.timesteps {
-		ts[i] = float32(v)
-	}
-	outs, err := exec.Exec(
-		tensors.FromFlatDataAndDimensions(f.sample, f.shape[:]...),
-		tensors.FromFlatDataAndDimensions(ts, len(ts)),
-		tensors.FromFlatDataAndDimensions(f.context, f.ctxShape[:]...),
-		tensors.FromFlatDataAndDimensions(normalNoise(b*h*w*c, 3), b, h, w, c))
+	outs, err := exec.Exec(f.trainInputs(3)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +220,6 @@ func TestUNetPrecisionBF16Trains(t *testing.T) {
 	if err := u.SetComputeDType(dtypes.BFloat16); err != nil {
 		t.Fatal(err)
 	}
-	b, c, h, w := f.shape[0], f.shape[1], f.shape[2], f.shape[3]
 	opt := optimizer.Adam().LearningRate(1e-3).Done()
 	exec, err := model.NewExec(backend.MustDefault(), u.Store(), func(scope *model.Scope, x, ts, ctx, eps *Node) *Node {
 		pred := u.Forward(scope.In("unet"), TransposeAllAxes(x, 0, 2, 3, 1), ts, ctx)
@@ -241,16 +231,7 @@ func TestUNetPrecisionBF16Trains(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer exec.Finalize()
-	ts := make([]float32, len(f.timesteps))
-	for i, v := range f.timesteps {
-		ts[i] = float32(v)
-	}
-	args := []any{
-		tensors.FromFlatDataAndDimensions(f.sample, f.shape[:]...),
-		tensors.FromFlatDataAndDimensions(ts, len(ts)),
-		tensors.FromFlatDataAndDimensions(f.context, f.ctxShape[:]...),
-		tensors.FromFlatDataAndDimensions(normalNoise(b*h*w*c, 3), b, h, w, c),
-	}
+	args := f.trainInputs(3)
 	var losses []float32
 	for range 6 {
 		outs, err := exec.Exec(args...)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/safetensors"
 )
 
 // TextEncoderConfig is the text encoder's config.json: transformers' CLIPTextConfig, under its
@@ -40,19 +41,29 @@ type TextEncoder struct {
 // LoadTextEncoder reads a diffusers text_encoder/ folder (a transformers CLIPTextModel):
 // config.json and model.safetensors (or its sharded index). Tensor names may carry the
 // "text_model." prefix (Stable Diffusion's checkpoints) or not (what transformers 5 writes);
-// position_ids buffers are skipped. Errors name the missing file, the unsupported config.json
-// field, or every missing, unexpected and mis-shaped tensor. It runs on the default backend
-// (GOMLX_BACKEND; see internal/backend).
-func LoadTextEncoder(dir string) (*TextEncoder, error) {
+// position_ids buffers are skipped; Variant reads model.<variant>.safetensors instead. Errors
+// name the missing file, the unsupported config.json field, or every missing, unexpected and
+// mis-shaped tensor. It runs on the default backend (GOMLX_BACKEND; see internal/backend).
+func LoadTextEncoder(dir string, opts ...LoadOption) (*TextEncoder, error) {
 	b, err := backend.Default()
 	if err != nil {
 		return nil, fmt.Errorf("text encoder: %w", err)
 	}
-	m, err := clip.LoadTextModel(b, dir)
-	if err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
+	readConfig := func(path string) (TextEncoderConfig, error) {
+		cfg, err := clip.LoadTextConfig(path)
+		if err != nil {
+			return cfg, fmt.Errorf("text encoder: %w", err)
+		}
+		return cfg, nil
 	}
-	return &TextEncoder{cfg: m.Config, runner: clip.NewRunner(b, m.Store)}, nil
+	return loadModel("text encoder", dir, transformersFiles, opts, readConfig,
+		func(cfg TextEncoderConfig, f *safetensors.File) (*TextEncoder, error) {
+			m, err := clip.BindTextModel(b, cfg, f)
+			if err != nil {
+				return nil, err
+			}
+			return &TextEncoder{cfg: m.Config, runner: clip.NewRunner(b, m.Store)}, nil
+		})
 }
 
 // Config returns the text encoder's configuration.

@@ -2,51 +2,39 @@ package diffusion
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
 // LoadUNet reads a diffusers U-Net folder (Stable Diffusion's unet/): config.json and
 // diffusion_pytorch_model.safetensors, its sharded form, or the .fp16 variant (converted to
-// float32). Unsupported configurations are refused naming the field (ErrUnsupportedConfig);
-// a checkpoint that does not match the configuration is refused listing every missing,
-// unexpected and mis-shaped tensor by name.
-func LoadUNet(dir string) (*UNet, error) {
-	cfg, err := LoadUNetConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	u, err := declareUNet(cfg, 0)
-	if err != nil {
-		return nil, err
-	}
-	f, err := openDiffusersWeights(dir)
-	if err != nil {
-		return nil, fmt.Errorf("unet: %w", err)
-	}
-	if err := weights.Bind(u.store, UNetScope, f, weights.BindOptions{}); err != nil {
-		return nil, fmt.Errorf("unet: %w", err)
-	}
-	return u, nil
+// float32); Variant chooses a variant's files instead. Unsupported configurations are refused
+// naming the field (ErrUnsupportedConfig); a checkpoint that does not match the configuration
+// is refused listing every missing, unexpected and mis-shaped tensor by name.
+func LoadUNet(dir string, opts ...LoadOption) (*UNet, error) {
+	return loadModel("unet", dir, diffusersFiles, opts, LoadUNetConfig,
+		func(cfg UNetConfig, f *safetensors.File) (*UNet, error) {
+			u, err := declareUNet(cfg, 0)
+			if err != nil {
+				return nil, err
+			}
+			return u, weights.Bind(u.store, UNetScope, f, weights.BindOptions{})
+		})
 }
 
 // NewUNet creates a U-Net for cfg with PyTorch's default random initialisation (Linear and
 // convolutions U(-1/√fanIn, 1/√fanIn), norms ones and zeros), drawn deterministically from seed:
 // for training small models from scratch.
 func NewUNet(cfg UNetConfig, seed int64) (*UNet, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("unet: %w", err)
-	}
 	u, err := declareUNet(cfg, seed)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("unet: %w", err)
 	}
 	if err := u.store.InitializeVariables(u.backend, nil); err != nil {
 		return nil, fmt.Errorf("unet: initialising the variables: %w", err)
@@ -55,28 +43,23 @@ func NewUNet(cfg UNetConfig, seed int64) (*UNet, error) {
 }
 
 // declareUNet creates the UNet and its Store, with every variable declared (not yet valued)
-// under UNetScope.
+// under UNetScope. It refuses an invalid cfg, naming the field.
 func declareUNet(cfg UNetConfig, seed int64) (*UNet, error) {
 	plan, err := cfg.plan()
 	if err != nil {
-		return nil, fmt.Errorf("unet: %w", err)
-	}
-	b, err := backend.Default()
-	if err != nil {
 		return nil, err
 	}
-	u := &UNet{cfg: cfg, plan: plan, store: model.NewStore(), backend: b}
-	u.store.SetParam(model.ParamInitialSeed, seed)
+	u := &UNet{cfg: cfg, plan: plan}
 	// The smallest input every down block can halve.
 	side := 1 << (len(plan.down) - 1)
-	err = weights.Declare(b, u.store, func(scope *model.Scope, in []*graph.Node) {
+	u.backend, u.store, err = declareStore(seed, func(scope *model.Scope, in []*graph.Node) {
 		u.Forward(scope.In("%s", UNetScope[1:]), in[0], in[1], in[2])
 	},
 		shapes.Make(dtypes.Float32, 1, side, side, cfg.InChannels),
 		shapes.Make(dtypes.Float32, 1),
 		shapes.Make(dtypes.Float32, 1, 1, plan.crossDim))
 	if err != nil {
-		return nil, fmt.Errorf("unet: %w", err)
+		return nil, err
 	}
 	return u, nil
 }
@@ -87,10 +70,7 @@ func declareUNet(cfg UNetConfig, seed int64) (*UNet, error) {
 func (u *UNet) Save(dir string) error {
 	cfg := u.cfg
 	cfg.ClassName = unetClassName
-	if err := saveDiffusersModel(u.store, UNetScope, dir, cfg); err != nil {
-		return fmt.Errorf("unet: saving to %s: %w", dir, err)
-	}
-	return nil
+	return saveDiffusersModel("unet", u.store, UNetScope, dir, cfg)
 }
 
 // CopyTo copies the U-Net's weights into store under scope (for example "/base": a frozen copy

@@ -24,6 +24,23 @@ func normalNoise(n int, seed uint64) []float32 {
 	return v
 }
 
+// trainInputs are the inputs of an ε-MSE training graph over the fixture, func(scope, x, ts,
+// ctx, eps): its sample (NCHW), timesteps (float32) and context, and standard-normal noise eps
+// from seed, [batch, height, width, channels].
+func (f unetFixture) trainInputs(seed uint64) []any {
+	b, c, h, w := f.shape[0], f.shape[1], f.shape[2], f.shape[3]
+	ts := make([]float32, len(f.timesteps))
+	for i, v := range f.timesteps {
+		ts[i] = float32(v)
+	}
+	return []any{
+		tensors.FromFlatDataAndDimensions(f.sample, f.shape[:]...),
+		tensors.FromFlatDataAndDimensions(ts, len(ts)),
+		tensors.FromFlatDataAndDimensions(f.context, f.ctxShape[:]...),
+		tensors.FromFlatDataAndDimensions(normalNoise(b*h*w*c, seed), b, h, w, c),
+	}
+}
+
 // A few Adam steps on the ε-prediction MSE of a fixed batch lower it, while a frozen copy of the
 // U-Net in the same Store and graph (the RPO set-up: trained and base U-Nets side by side) keeps
 // its weights.
@@ -37,8 +54,6 @@ func TestUNetTrains(t *testing.T) {
 	if err := u.CopyTo(store, "/base", false); err != nil {
 		t.Fatal(err)
 	}
-	b, h, w, c := f.shape[0], f.shape[2], f.shape[3], f.shape[1]
-	noise := normalNoise(b*h*w*c, 3)
 	opt := optimizer.Adam().LearningRate(1e-3).Done()
 	exec, err := model.NewExec(backend.MustDefault(), store, func(scope *model.Scope, x, ts, ctx, eps *Node) (*Node, *Node) {
 		x = TransposeAllAxes(x, 0, 2, 3, 1) // NCHW fixture → channels last
@@ -51,16 +66,7 @@ func TestUNetTrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer exec.Finalize()
-	ts := make([]float32, len(f.timesteps))
-	for i, v := range f.timesteps {
-		ts[i] = float32(v)
-	}
-	args := []any{
-		tensors.FromFlatDataAndDimensions(f.sample, f.shape[:]...),
-		tensors.FromFlatDataAndDimensions(ts, len(ts)),
-		tensors.FromFlatDataAndDimensions(f.context, f.ctxShape[:]...),
-		tensors.FromFlatDataAndDimensions(noise, b, h, w, c),
-	}
+	args := f.trainInputs(3)
 	watch := "/unet/down_blocks/0/attentions/0/transformer_blocks/0/attn1/to_q/weight"
 	before := tensors.MustCopyFlatData[float32](store.GetVariable(watch).MustValue())
 	baseBefore := tensors.MustCopyFlatData[float32](store.GetVariable("/base" + watch[len("/unet"):]).MustValue())

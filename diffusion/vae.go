@@ -1,8 +1,6 @@
 package diffusion
 
 import (
-	"sync"
-
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -28,14 +26,13 @@ type AutoencoderKL struct {
 	cfg     VAEConfig
 	store   *model.Store
 	backend compute.Backend
-	dtype   dtypes.DType // compute dtype; the zero value is Float32
 	// legacyAttention: the mid blocks' attention uses the names of checkpoints saved before
 	// diffusers 0.14 (query, key, value, proj_attn), which diffusers converts on load and which
 	// LoadVAE binds as they are.
 	legacyAttention bool
 
-	mu             sync.Mutex
-	encode, decode *model.Exec
+	hostState                  // compute dtype; mu serialises Encode and Decode
+	encode, decode *model.Exec // their graphs
 }
 
 // Config returns the VAE's configuration.
@@ -52,22 +49,7 @@ func (v *AutoencoderKL) Store() *model.Store { return v.store }
 // float32's range.) Half precision is for XLA backends: the Go backend runs it slower than
 // float32. Call it before building graphs; the compiled host graphs are dropped.
 func (v *AutoencoderKL) SetComputeDType(dtype dtypes.DType) error {
-	dtype, err := checkComputeDType("vae", dtype)
-	if err != nil {
-		return err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if dtype != v.ComputeDType() {
-		for _, e := range []**model.Exec{&v.encode, &v.decode} {
-			if *e != nil {
-				(*e).Finalize()
-				*e = nil
-			}
-		}
-	}
-	v.dtype = dtype
-	return nil
+	return v.setComputeDType("vae", dtype, &v.encode, &v.decode)
 }
 
 // ComputeDType returns the dtype the VAE computes in (see SetComputeDType).

@@ -2,51 +2,39 @@ package diffusion
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
 // LoadVAE reads a diffusers VAE folder (Stable Diffusion's vae/): config.json and
-// diffusion_pytorch_model.safetensors, its sharded form, or the .fp16 variant. Checkpoints saved
-// before diffusers 0.14, whose mid-block attention is named query/key/value/proj_attn, load too
-// (and Save keeps those names, which diffusers still reads). Errors name the file, the config
-// field or every mismatched tensor.
-func LoadVAE(dir string) (*AutoencoderKL, error) {
-	cfg, err := LoadVAEConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	f, err := openDiffusersWeights(dir)
-	if err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
-	}
-	legacy := f.Has("encoder.mid_block.attentions.0.query.weight") || f.Has("decoder.mid_block.attentions.0.query.weight")
-	v, err := declareVAE(cfg, 0, legacy)
-	if err != nil {
-		return nil, err
-	}
-	if err := weights.Bind(v.store, VAEScope, f, weights.BindOptions{}); err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
-	}
-	return v, nil
+// diffusion_pytorch_model.safetensors, its sharded form, or the .fp16 variant; Variant chooses a
+// variant's files instead. Checkpoints saved before diffusers 0.14, whose mid-block attention is
+// named query/key/value/proj_attn, load too (and Save keeps those names, which diffusers still
+// reads). Errors name the file, the config field or every mismatched tensor.
+func LoadVAE(dir string, opts ...LoadOption) (*AutoencoderKL, error) {
+	return loadModel("vae", dir, diffusersFiles, opts, LoadVAEConfig,
+		func(cfg VAEConfig, f *safetensors.File) (*AutoencoderKL, error) {
+			legacy := f.Has("encoder.mid_block.attentions.0.query.weight") || f.Has("decoder.mid_block.attentions.0.query.weight")
+			v, err := declareVAE(cfg, 0, legacy)
+			if err != nil {
+				return nil, err
+			}
+			return v, weights.Bind(v.store, VAEScope, f, weights.BindOptions{})
+		})
 }
 
 // NewVAE creates a VAE for cfg with PyTorch's default random initialisation, drawn
 // deterministically from seed.
 func NewVAE(cfg VAEConfig, seed int64) (*AutoencoderKL, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
-	}
 	v, err := declareVAE(cfg, seed, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vae: %w", err)
 	}
 	if err := v.store.InitializeVariables(v.backend, nil); err != nil {
 		return nil, fmt.Errorf("vae: initialising the variables: %w", err)
@@ -54,19 +42,16 @@ func NewVAE(cfg VAEConfig, seed int64) (*AutoencoderKL, error) {
 	return v, nil
 }
 
-// declareVAE creates the VAE and its Store with every variable declared under VAEScope.
+// declareVAE creates the VAE and its Store with every variable declared under VAEScope. It
+// refuses an invalid cfg, naming the field.
 func declareVAE(cfg VAEConfig, seed int64, legacy bool) (*AutoencoderKL, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
-	}
-	b, err := backend.Default()
-	if err != nil {
 		return nil, err
 	}
-	v := &AutoencoderKL{cfg: cfg, store: model.NewStore(), backend: b, legacyAttention: legacy}
-	v.store.SetParam(model.ParamInitialSeed, seed)
+	v := &AutoencoderKL{cfg: cfg, legacyAttention: legacy}
 	side := 1 << (len(cfg.BlockOutChannels) - 1)
-	err = weights.Declare(b, v.store, func(scope *model.Scope, in []*graph.Node) {
+	var err error
+	v.backend, v.store, err = declareStore(seed, func(scope *model.Scope, in []*graph.Node) {
 		vae := scope.In("%s", VAEScope[1:])
 		v.ForwardEncode(vae, in[0])
 		v.ForwardDecode(vae, in[1])
@@ -74,7 +59,7 @@ func declareVAE(cfg VAEConfig, seed int64, legacy bool) (*AutoencoderKL, error) 
 		shapes.Make(dtypes.Float32, 1, side, side, cfg.InChannels),
 		shapes.Make(dtypes.Float32, 1, 1, 1, cfg.LatentChannels))
 	if err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
+		return nil, err
 	}
 	return v, nil
 }
@@ -84,8 +69,5 @@ func declareVAE(cfg VAEConfig, seed int64, legacy bool) (*AutoencoderKL, error) 
 func (v *AutoencoderKL) Save(dir string) error {
 	cfg := v.cfg
 	cfg.ClassName = vaeClassName
-	if err := saveDiffusersModel(v.store, VAEScope, dir, cfg); err != nil {
-		return fmt.Errorf("vae: saving to %s: %w", dir, err)
-	}
-	return nil
+	return saveDiffusersModel("vae", v.store, VAEScope, dir, cfg)
 }

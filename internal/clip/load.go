@@ -38,28 +38,26 @@ type TextModel struct {
 // missing file, the unsupported config field, or every missing, unexpected and mis-shaped
 // tensor.
 func LoadTextModel(backend compute.Backend, dir string) (*TextModel, error) {
-	cfg, err := LoadTextConfig(filepath.Join(dir, "config.json"))
+	cfg, f, err := openFolder(dir, LoadTextConfig)
 	if err != nil {
 		return nil, err
 	}
-	f, err := safetensors.OpenWeights(dir, "model", "")
-	if err != nil {
-		return nil, fmt.Errorf("clip: %w", err)
-	}
-	store := model.NewStore()
-	l := min(cfg.MaxPositionEmbeddings, 77)
-	err = weights.Declare(backend, store, func(scope *model.Scope, in []*graph.Node) {
-		TextTransformer(scope.In("text_model"), cfg, in[0], nil)
-	}, shapes.Make(dtypes.Int32, 1, l))
-	if err != nil {
-		return nil, err
-	}
+	return BindTextModel(backend, cfg, f)
+}
+
+// BindTextModel is LoadTextModel for a configuration and weights already read: it declares the
+// CLIPTextModel for cfg and binds f's tensors to it, so a caller can choose the weights file
+// (a variant's model.fp16.safetensors, say). Errors as LoadTextModel's.
+func BindTextModel(backend compute.Backend, cfg TextConfig, f *safetensors.File) (*TextModel, error) {
 	bindScope := TextModelScope
 	if hasPrefix(f, "text_model.") {
 		bindScope = "/"
 	}
-	if err := weights.Bind(store, bindScope, f, weights.BindOptions{Ignore: IgnoreBuffers}); err != nil {
-		return nil, fmt.Errorf("clip: %w", err)
+	store, err := declareAndBind(backend, f, bindScope, func(scope *model.Scope, in []*graph.Node) {
+		TextTransformer(scope.In("text_model"), cfg, in[0], nil)
+	}, shapes.Make(dtypes.Int32, 1, min(cfg.MaxPositionEmbeddings, 77)))
+	if err != nil {
+		return nil, err
 	}
 	return &TextModel{Config: cfg, Store: store}, nil
 }
@@ -75,27 +73,47 @@ type Model struct {
 // LoadModel reads a CLIPModel folder: config.json and model.safetensors (or its sharded form).
 // Errors as LoadTextModel's.
 func LoadModel(backend compute.Backend, dir string) (*Model, error) {
-	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	cfg, f, err := openFolder(dir, LoadConfig)
 	if err != nil {
 		return nil, err
 	}
-	f, err := safetensors.OpenWeights(dir, "model", "")
-	if err != nil {
-		return nil, fmt.Errorf("clip: %w", err)
-	}
-	store := model.NewStore()
 	v := cfg.Vision
-	err = weights.Declare(backend, store, func(scope *model.Scope, in []*graph.Node) {
+	store, err := declareAndBind(backend, f, "/", func(scope *model.Scope, in []*graph.Node) {
 		Forward(scope, cfg, in[0], in[1], nil)
 	}, shapes.Make(dtypes.Float32, 1, v.ImageSize, v.ImageSize, v.NumChannels),
 		shapes.Make(dtypes.Int32, 1, min(cfg.Text.MaxPositionEmbeddings, 77)))
 	if err != nil {
 		return nil, err
 	}
-	if err := weights.Bind(store, "/", f, weights.BindOptions{Ignore: IgnoreBuffers}); err != nil {
+	return &Model{Config: cfg, Store: store}, nil
+}
+
+// openFolder reads a save_pretrained folder's config.json with readConfig and opens its
+// model.safetensors (or sharded index).
+func openFolder[C any](dir string, readConfig func(path string) (C, error)) (C, *safetensors.File, error) {
+	cfg, err := readConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return cfg, nil, err
+	}
+	f, err := safetensors.OpenWeights(dir, "model", "")
+	if err != nil {
+		return cfg, nil, fmt.Errorf("clip: %w", err)
+	}
+	return cfg, f, nil
+}
+
+// declareAndBind creates a store with the variables build declares for inputs, and binds f's
+// tensors (position_ids buffers ignored) to those under bindScope.
+func declareAndBind(backend compute.Backend, f *safetensors.File, bindScope string,
+	build func(scope *model.Scope, in []*graph.Node), inputs ...shapes.Shape) (*model.Store, error) {
+	store := model.NewStore()
+	if err := weights.Declare(backend, store, build, inputs...); err != nil {
+		return nil, err
+	}
+	if err := weights.Bind(store, bindScope, f, weights.BindOptions{Ignore: IgnoreBuffers}); err != nil {
 		return nil, fmt.Errorf("clip: %w", err)
 	}
-	return &Model{Config: cfg, Store: store}, nil
+	return store, nil
 }
 
 // hasPrefix reports whether any tensor of f is named with prefix.
