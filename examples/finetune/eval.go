@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"math/rand/v2"
+
+	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/reward"
+	"github.com/gorpo/gorpo/rpo"
+)
+
+// evalLambda is the λ of the Harmonic reward report.json gives the before and after images: the
+// paper's λ_val.
+const evalLambda = 0.3
+
+// evalSeedStream separates the evaluation images' seeds from the trainer's draws.
+const evalSeedStream = 0x6576616c_61667465 // "evalafte"
+
+// evaluation is the images of before.png and after.png: a spread of DreamBench's evaluation
+// prompts, a few images each, from the same seeds before and after training.
+type evaluation struct {
+	Prompts         []string `json:"prompts"`
+	ImagesPerPrompt int      `json:"images_per_prompt"`
+	Seeds           []uint64 `json:"seeds"`
+	Layout          string   `json:"layout"`
+
+	gen    rpo.Generation
+	photos []image.Image // the reference photos, as thumbnails
+	scorer *reward.Scorer
+}
+
+// newEvaluation picks n of the 25 evaluation prompts, evenly spread over the list (so both
+// re-contextualisations and property changes appear), and the seeds of their images.
+func newEvaluation(cfg rpo.Config, gen rpo.Generation, n, per int, photos []image.Image) (*evaluation, error) {
+	all, err := rpo.EvaluationPrompts(cfg.Live, cfg.Token, cfg.Class)
+	if err != nil {
+		return nil, err
+	}
+	e := &evaluation{ImagesPerPrompt: per, gen: gen,
+		Layout: "the reference photos first, then one row per prompt"}
+	for i := range n {
+		e.Prompts = append(e.Prompts, all[i*len(all)/n])
+	}
+	r := rand.New(rand.NewPCG(cfg.Seed, evalSeedStream))
+	e.Seeds = make([]uint64, n*per)
+	for i := range e.Seeds {
+		e.Seeds[i] = r.Uint64()
+	}
+	for _, img := range photos {
+		t, err := thumbnail(img, gen.Height, gen.Width)
+		if err != nil {
+			return nil, fmt.Errorf("reference photo: %w", err)
+		}
+		e.photos = append(e.photos, t)
+	}
+	return e, nil
+}
+
+// generate makes the evaluation images with the weights pipe holds, reporting progress on log.
+func (e *evaluation) generate(ctx context.Context, pipe *diffusion.Pipeline, what string, log io.Writer) ([]image.Image, error) {
+	fmt.Fprintf(log, "%s: %d prompts × %d images, %d steps\n", what, len(e.Prompts), e.ImagesPerPrompt, e.gen.Steps)
+	quarter := 0
+	progress := func(done, total int) {
+		if q := 4 * done / total; q > quarter {
+			quarter = q
+			fmt.Fprintf(log, "%s: %d/%d denoising steps\n", what, done, total)
+		}
+	}
+	g := e.gen
+	images, err := pipe.Generate(ctx, e.Prompts,
+		diffusion.Steps(g.Steps), diffusion.Guidance(g.Guidance), diffusion.BatchSize(g.BatchSize),
+		diffusion.Size(g.Height, g.Width), diffusion.ImagesPerPrompt(e.ImagesPerPrompt),
+		diffusion.Seeds(e.Seeds...), diffusion.Progress(progress))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return images, nil
+}
+
+// writeGrid writes the reference photos (filling whole rows) and then images, a row per prompt.
+func (e *evaluation) writeGrid(path string, images []image.Image) error {
+	cols := e.ImagesPerPrompt
+	cells := append([]image.Image(nil), e.photos...)
+	for len(cells)%cols != 0 {
+		cells = append(cells, nil)
+	}
+	return rpo.WriteImageGrid(path, append(cells, images...), cols)
+}
+
+// scores are the mean ALIGN-I, ALIGN-T and 0.3-Harmonic reward of a set of images.
+type scores struct {
+	AlignI  float64 `json:"align_i"`
+	AlignT  float64 `json:"align_t"`
+	Harmony float64 `json:"harmonic_0_3"`
+}
+
+// score rates images against the references and their prompts (nil without a reward model).
+func (e *evaluation) score(ctx context.Context, images []image.Image) (*scores, error) {
+	if e.scorer == nil {
+		return nil, nil
+	}
+	prompts := make([]string, 0, len(images))
+	for _, p := range e.Prompts {
+		for range e.ImagesPerPrompt {
+			prompts = append(prompts, p)
+		}
+	}
+	list, err := e.scorer.Score(ctx, images, prompts, reward.Harmonic(evalLambda))
+	if err != nil {
+		return nil, err
+	}
+	var s scores
+	for _, x := range list {
+		s.AlignI += x.AlignI / float64(len(list))
+		s.AlignT += x.AlignT / float64(len(list))
+		s.Harmony += x.Reward / float64(len(list))
+	}
+	return &s, nil
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gorpo/gorpo/internal/imaging"
+)
+
+// loadPhotos reads the reference photos in dir: every .jpg, .jpeg and .png file (any case), in
+// name order, decoded to RGB. A folder without one is an error.
+func loadPhotos(dir string) ([]image.Image, []string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--subject-dir: %w", err)
+	}
+	var images []image.Image
+	var paths []string
+	for _, e := range entries { // sorted by name
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".jpg", ".jpeg", ".png":
+		default:
+			continue
+		}
+		if e.IsDir() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		img, err := imaging.Load(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--subject-dir: %w", err)
+		}
+		images = append(images, img)
+		paths = append(paths, path)
+	}
+	if len(images) == 0 {
+		return nil, nil, fmt.Errorf("--subject-dir %s: no photos (.jpg, .jpeg or .png): want a few photos of the subject", dir)
+	}
+	return images, paths, nil
+}
+
+// thumbnail scales img to cover height×width and crops its centre, as the trainer prepares the
+// photos it trains on.
+func thumbnail(img image.Image, height, width int) (image.Image, error) {
+	src, err := imaging.FromImage(img)
+	if err != nil {
+		return nil, err
+	}
+	scale := math.Max(float64(height)/float64(src.H), float64(width)/float64(src.W))
+	w, h := max(width, int(math.Round(float64(src.W)*scale))), max(height, int(math.Round(float64(src.H)*scale)))
+	if w != src.W || h != src.H {
+		if src, err = imaging.Resize(src, w, h, imaging.Bilinear); err != nil {
+			return nil, err
+		}
+	}
+	return imaging.CenterCrop(src, width, height)
+}

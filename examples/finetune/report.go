@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gorpo/gorpo/internal/safetensors"
+	"github.com/gorpo/gorpo/rpo"
+)
+
+// report is report.json: one entry for the base model ("base") and one for the run, keyed by its
+// objective ("rpo", "sim", ...), as the toy world's report keys its runs; then the settings.
+type report struct {
+	Base       *scores
+	Objective  rpo.Objective
+	Run        runReport
+	Config     rpo.Config
+	Generation rpo.Generation
+	Evaluation *evaluation
+	Inputs     inputs
+	Seconds    float64
+}
+
+// runReport is the run's entry: what training did and how its after.png images score.
+type runReport struct {
+	StepsTrained int               `json:"steps_trained"`
+	BestStep     int               `json:"best_step"`           // 0: no validation
+	BestReward   *float64          `json:"best_reward"`         // null: no validation
+	StopReason   string            `json:"stop_reason"`         // steps, patience or hook
+	Seconds      float64           `json:"seconds"`             // of training (this call)
+	Weights      string            `json:"weights"`             // the kept weights' file or folder
+	BestDir      string            `json:"best_dir,omitempty"`  // the best validation's checkpoint
+	FinalDir     string            `json:"final_dir,omitempty"` // the last weights' checkpoint
+	Validations  []validationPoint `json:"validations"`         // every validation reward
+	Resumed      bool              `json:"resumed"`             // continued with --resume
+	*scores                        // of after.png's images
+}
+
+type validationPoint struct {
+	Step   int     `json:"step"`
+	Reward float64 `json:"reward"`
+}
+
+// inputs are the folders the run read.
+type inputs struct {
+	Model  string   `json:"model"`
+	Reward string   `json:"reward,omitempty"`
+	Photos []string `json:"photos"`
+}
+
+func newReport(o options, s settings, photos []string, ev *evaluation, res *rpo.Result, base, tuned *scores, total time.Duration) *report {
+	r := &report{Base: base, Objective: s.cfg.Objective, Config: s.cfg, Generation: s.gen, Evaluation: ev,
+		Inputs: inputs{Model: o.Model, Reward: o.Reward, Photos: photos}, Seconds: total.Seconds()}
+	r.Run = runReport{StepsTrained: res.StepsTrained, BestStep: res.BestStep, StopReason: res.StopReason,
+		Seconds: res.Seconds, Weights: weightsPath(res, s.cfg), BestDir: res.BestDir, FinalDir: res.FinalDir,
+		Validations: []validationPoint{}, Resumed: o.Resume, scores: tuned}
+	if !math.IsNaN(res.BestReward) {
+		r.Run.BestReward = &res.BestReward
+	}
+	for _, p := range res.Rewards {
+		if !math.IsNaN(p.Reward) && !math.IsInf(p.Reward, 0) {
+			r.Run.Validations = append(r.Run.Validations, validationPoint{p.Step, p.Reward})
+		}
+	}
+	return r
+}
+
+// MarshalJSON writes the run under its objective's name.
+func (r *report) MarshalJSON() ([]byte, error) {
+	m := map[string]any{
+		string(r.Objective): r.Run,
+		"config":            r.Config,
+		"generation":        r.Generation,
+		"evaluation":        r.Evaluation,
+		"inputs":            r.Inputs,
+		"seconds":           r.Seconds,
+	}
+	if r.Base != nil {
+		m["base"] = r.Base
+	}
+	return json.Marshal(m)
+}
+
+// write writes the report atomically.
+func (r *report) write(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return safetensors.WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
+}
+
+// weightsPath is the file or folder of the kept weights: the U-Net folder of a full fine-tune,
+// the adapter file of LoRA.
+func weightsPath(res *rpo.Result, cfg rpo.Config) string {
+	if cfg.LoRARank > 0 {
+		return filepath.Join(res.WeightsDir, rpo.CheckpointLoRAFile)
+	}
+	return filepath.Join(res.WeightsDir, rpo.CheckpointUNetDir)
+}
+
+// printSummary is the run's last lines.
+func printSummary(w io.Writer, s settings, res *rpo.Result, ev *evaluation, base, tuned *scores, total time.Duration) {
+	fmt.Fprintf(w, "finetune: done in %s: %d steps trained (objective %s, stopped: %s)\n",
+		total.Round(time.Second), res.StepsTrained, res.Objective, res.StopReason)
+	if math.IsNaN(res.BestReward) {
+		fmt.Fprintln(w, "  best validation: none (no validation ran)")
+	} else {
+		fmt.Fprintf(w, "  best validation: step %d, reward %.4f (λ_val %g)\n", res.BestStep, res.BestReward, s.cfg.LambdaVal)
+	}
+	kind := "a diffusers U-Net folder: use it as the model's unet/"
+	if s.cfg.LoRARank > 0 {
+		kind = "LoRA adapters in diffusers' naming, for load_lora_weights"
+	}
+	which := "best"
+	if !s.cfg.Objective.EarlyStopping() || res.WeightsDir != res.BestDir {
+		which = "last"
+	}
+	fmt.Fprintf(w, "  %s weights: %s (%s)\n", which, weightsPath(res, s.cfg), kind)
+	if base != nil && tuned != nil {
+		fmt.Fprintf(w, "  %d evaluation prompts × %d images, ALIGN-I / ALIGN-T / %g-Harmonic: base %.3f / %.3f / %.3f, fine-tuned %.3f / %.3f / %.3f\n",
+			len(ev.Prompts), ev.ImagesPerPrompt, evalLambda, base.AlignI, base.AlignT, base.Harmony, tuned.AlignI, tuned.AlignT, tuned.Harmony)
+	}
+	files := []string{beforeFile, afterFile, reportFile}
+	for _, name := range []string{"reward_curve.png", rpo.MetricsFile} {
+		if exists(filepath.Join(s.out, name)) {
+			files = append(files, name)
+		}
+	}
+	fmt.Fprintf(w, "  in %s: %s\n", s.out, strings.Join(files, ", "))
+}
