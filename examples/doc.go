@@ -1,5 +1,5 @@
 // Package examples holds gorpo's runnable programs, one per folder: quickstart (the reward, the
-// preference labels and a sampler's timesteps in a few lines), toyworld (contact sheets of the
-// synthetic world the main job will fine-tune in), and, as the SDK grows, the main fine-tuning
-// job, DreamBench evaluation and benchmarks.
+// preference labels and a sampler's timesteps in a few lines), finetune (RPO on your own photos
+// with a diffusers Stable Diffusion folder and an ALIGN folder; its no-flag toy-world default
+// arrives with the toy-world models), and toyworld (contact sheets of the synthetic world).
 package examples

@@ -587,7 +587,7 @@ func (t *Trainer) setup(ctx context.Context) (*runData, error) {
 	d := &runData{data: &trainData{numTimesteps: t.sched.NumTrainTimesteps(), scale: 1}}
 	if cfg.Objective.Preference() || cfg.ValidateEvery > 0 {
 		var err error
-		if d.scorer, err = reward.NewScorer(ctx, t.embedder, t.references); err != nil {
+		if d.scorer, err = reward.NewScorer(ctx, t.embedder, t.references, reward.WithTokens(cfg.Token)); err != nil {
 			return nil, fmt.Errorf("rpo: %w", err)
 		}
 	}
