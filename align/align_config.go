@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gorpo/gorpo/internal/nn"
@@ -111,30 +110,8 @@ func (c *AlignConfig) Validate() error {
 	return nil
 }
 
-// alignActivations are transformers' ACT2FN entries the towers support.
-var alignActivations = map[string]func(*Node) *Node{
-	"gelu":              nn.GELU,
-	"gelu_new":          nn.GELUTanh,
-	"gelu_pytorch_tanh": nn.GELUTanh,
-	"gelu_fast":         nn.GELUTanh,
-	"quick_gelu":        nn.QuickGELU,
-	"relu":              func(x *Node) *Node { return Max(x, ZerosLike(x)) },
-	"silu":              nn.SiLU,
-	"swish":             nn.SiLU,
-	"tanh":              Tanh,
-}
-
 // alignActivation returns the activation transformers' ACT2FN[name] computes.
 func alignActivation(name string) (func(*Node) *Node, bool) {
-	f, ok := alignActivations[name]
-	return f, ok
-}
-
-func alignActivationNames() []string {
-	names := make([]string, 0, len(alignActivations))
-	for n := range alignActivations {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	f, err := nn.ActivationByName(name)
+	return f, err == nil
 }

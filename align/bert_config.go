@@ -3,6 +3,8 @@ package align
 import (
 	"fmt"
 	"math"
+
+	"github.com/gorpo/gorpo/internal/nn"
 )
 
 // AlignTextConfig is transformers' AlignTextConfig, the "text_config" of an ALIGN config.json: a
@@ -71,7 +73,7 @@ func (c *AlignTextConfig) validate() error {
 		return fmt.Errorf("%s.layer_norm_eps = %v, want a finite number >= 0", s, c.LayerNormEps)
 	}
 	if _, ok := alignActivation(c.HiddenAct); !ok {
-		return fmt.Errorf("%s.hidden_act = %q not supported (want one of %v)", s, c.HiddenAct, alignActivationNames())
+		return fmt.Errorf("%s.hidden_act = %q not supported (want one of %v)", s, c.HiddenAct, nn.ActivationNames())
 	}
 	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
 		return fmt.Errorf("%s.position_embedding_type = %q not supported (want \"absolute\")", s, c.PositionEmbeddingType)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/gorpo/gorpo/internal/nn"
 )
 
 // AlignVisionConfig is transformers' AlignVisionConfig, the "vision_config" of an ALIGN
@@ -181,7 +183,7 @@ func (c *AlignVisionConfig) validate() error {
 		}
 	}
 	if _, ok := alignActivation(c.HiddenAct); !ok {
-		return fmt.Errorf("%s.hidden_act = %q not supported (want one of %v)", s, c.HiddenAct, alignActivationNames())
+		return fmt.Errorf("%s.hidden_act = %q not supported (want one of %v)", s, c.HiddenAct, nn.ActivationNames())
 	}
 	if c.PoolingType != "mean" && c.PoolingType != "max" {
 		return fmt.Errorf("%s.pooling_type = %q not supported (want \"mean\" or \"max\")", s, c.PoolingType)

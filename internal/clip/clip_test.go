@@ -66,7 +66,7 @@ func TestCLIPConfigRefusals(t *testing.T) {
 	}
 	for _, c := range []struct{ json, field string }{
 		{`{"vision_config": {"patch_size": 300}}`, "patch_size"},
-		{`{"vision_config": {"hidden_act": "tanh"}}`, "hidden_act"},
+		{`{"vision_config": {"hidden_act": "mish"}}`, "hidden_act"},
 		{`{"projection_dim": 0}`, "projection_dim"},
 	} {
 		_, err := ParseConfig([]byte(c.json))

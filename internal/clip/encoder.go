@@ -1,10 +1,7 @@
 package clip
 
 import (
-	"fmt"
-
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 	. "github.com/gomlx/gomlx/support/exceptions"
 	"github.com/gorpo/gorpo/internal/nn"
@@ -14,19 +11,7 @@ import (
 // (OpenAI CLIP, SD 1.x), "gelu" (exact, erf-based: OpenCLIP, SD 2.x, ViT), "gelu_new" and
 // "gelu_pytorch_tanh" and "gelu_fast" (the tanh approximation, one formula), "relu", "silu"/"swish".
 func Activation(name string) (func(*Node) *Node, error) {
-	switch name {
-	case "quick_gelu":
-		return nn.QuickGELU, nil
-	case "gelu":
-		return nn.GELU, nil
-	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
-		return nn.GELUTanh, nil
-	case "relu":
-		return activation.Relu, nil
-	case "silu", "swish":
-		return nn.SiLU, nil
-	}
-	return nil, fmt.Errorf(`want one of "quick_gelu", "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish"`)
+	return nn.ActivationByName(name)
 }
 
 // mustActivation is Activation for graph code, where a bad name is a graph-building error.
