@@ -38,7 +38,7 @@ const (
 	CheckpointStateFile     = "state.json"
 	CheckpointOptimizerFile = "optimizer.safetensors"
 	CheckpointUNetDir       = "unet"
-	CheckpointLoRAFile      = "pytorch_lora_weights.safetensors"
+	CheckpointLoRAFile      = LoRAWeightName
 )
 
 // checkpointFormat is state.json's "format"; bump it when the layout changes.
