@@ -1,0 +1,248 @@
+package judge
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/support/exceptions"
+
+	"github.com/gorpo/gorpo/internal/backend"
+)
+
+// Where the store keeps the network and the optimiser's state.
+const (
+	modelScope     = "/judge"
+	optimizerScope = "/optimizer"
+)
+
+// TrainOptions configures Train. Zero fields take the defaults noted.
+type TrainOptions struct {
+	Config Config // DefaultConfig()
+	Steps  int    // optimiser steps (required)
+	Batch  int    // examples per step (required)
+	Seed   uint64 // drives the initial weights and the training examples (TrainSeed)
+
+	LearningRate float64 // Adam's peak learning rate: 2e-3
+	WarmupSteps  int     // linear warm-up from 0: 5% of Steps
+	WeightDecay  float64 // decoupled, on conv and Linear weights only: 1e-4
+	// The learning rate falls from its peak to 2% of it along a cosine after the warm-up.
+
+	Backend compute.Backend // backend.Default()
+	// Progress, when set, is called after every step.
+	Progress func(TrainProgress)
+}
+
+// TrainProgress is where a training run stands after a step.
+type TrainProgress struct {
+	Step, Steps  int
+	Loss         float64           // this step's loss: the sum of the heads' cross-entropies
+	Accuracy     [NumHeads]float64 // on this step's batch (fresh, augmented examples)
+	LearningRate float64           // this step's
+	Elapsed      time.Duration     // since the first step began (rendering included)
+	StepTime     time.Duration     // of this step alone
+}
+
+// Train trains a judge from scratch on freshly rendered examples (SampleScene of TrainSeed(Seed,
+// k), augmented by Augment): every example is seen once. The same options on the same backend
+// give the same weights. The result is ready to Predict, Evaluate and Save.
+func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
+	if opts.Steps <= 0 || opts.Batch <= 0 {
+		return nil, fmt.Errorf("judge: train: steps (%d) and batch (%d) must be positive", opts.Steps, opts.Batch)
+	}
+	if opts.Config.Channels == nil {
+		opts.Config = DefaultConfig()
+	}
+	if err := opts.Config.validate(); err != nil {
+		return nil, err
+	}
+	if opts.LearningRate == 0 {
+		opts.LearningRate = 2e-3
+	}
+	if opts.WarmupSteps == 0 {
+		opts.WarmupSteps = max(1, opts.Steps/20)
+	}
+	if opts.WeightDecay == 0 {
+		opts.WeightDecay = 1e-4
+	}
+	if opts.Backend == nil {
+		if opts.Backend, err = backend.Default(); err != nil {
+			return nil, err
+		}
+	}
+	vocab := WorldVocabulary()
+	sizes := vocab.Sizes()
+	cfg := opts.Config
+
+	store := model.NewStore()
+	store.SetParam(model.ParamInitialSeed, int64(opts.Seed&math.MaxInt64))
+	step, err := model.NewExec(opts.Backend, store, func(scope *model.Scope, x, labels, lr *Node) []*Node {
+		net := scope.In("judge")
+		logits := cfg.Logits(net, x, sizes)
+		var loss *Node
+		correct := make([]*Node, NumHeads)
+		for h, lg := range logits {
+			y := Slice(labels, AxisRange(), AxisElem(h)) // [batch, 1]
+			y = Reshape(y, y.Shape().Dimensions[0])
+			ce := Neg(ReduceAllMean(ReduceSum(Mul(OneHot(y, sizes[h], dtypes.Float32), LogSoftmax(lg, -1)), -1)))
+			if loss == nil {
+				loss = ce
+			} else {
+				loss = Add(loss, ce)
+			}
+			hit := Equal(ArgMax(lg, -1, dtypes.Int32), y)
+			correct[h] = ReduceAllSum(ConvertDType(hit, dtypes.Float32))
+		}
+		adamUpdate(net, loss, lr, opts.WeightDecay)
+		return append([]*Node{loss}, correct...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("judge: train: %w", err)
+	}
+	defer step.Finalize()
+	defer func() {
+		if r := recover(); r != nil {
+			j, err = nil, fmt.Errorf("judge: train: %v", r)
+		}
+	}()
+
+	// Render one batch ahead of the step.
+	type rendered struct {
+		b   *Batch
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan rendered, 1)
+	go func() {
+		defer close(batches)
+		seeds := make([]uint64, opts.Batch)
+		for s := range opts.Steps {
+			for i := range seeds {
+				seeds[i] = TrainSeed(opts.Seed, s*opts.Batch+i)
+			}
+			b, err := RenderBatch(seeds, vocab, true)
+			select {
+			case batches <- rendered{b, err}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	start := time.Now()
+	for s := range opts.Steps {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("judge: train: step %d: %w", s, err)
+		}
+		t0 := time.Now()
+		r, ok := <-batches
+		if !ok {
+			return nil, fmt.Errorf("judge: train: step %d: %w", s, ctx.Err())
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		lr := learningRate(opts, s)
+		x := tensors.FromFlatDataAndDimensions(r.b.Pixels, r.b.N, r.b.Size, r.b.Size, 3)
+		flat := make([]int32, 0, r.b.N*NumHeads)
+		for _, l := range r.b.Labels {
+			flat = append(flat, l[:]...)
+		}
+		y := tensors.FromFlatDataAndDimensions(flat, r.b.N, NumHeads)
+		outs, err := step.Exec(x, y, float32(lr))
+		if err != nil {
+			return nil, fmt.Errorf("judge: train: step %d: %w", s, err)
+		}
+		p := TrainProgress{Step: s + 1, Steps: opts.Steps, LearningRate: lr}
+		p.Loss = float64(tensors.ToScalar[float32](outs[0]))
+		for h := range NumHeads {
+			p.Accuracy[h] = float64(tensors.ToScalar[float32](outs[1+h])) / float64(r.b.N)
+		}
+		for _, o := range outs {
+			_ = o.FinalizeAll()
+		}
+		if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
+			return nil, fmt.Errorf("judge: train: step %d: loss is %v", s+1, p.Loss)
+		}
+		p.Elapsed, p.StepTime = time.Since(start), time.Since(t0)
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
+	}
+	// The optimiser's state is not part of the judge.
+	if err := store.DeleteVariablesInScope(optimizerScope); err != nil {
+		return nil, fmt.Errorf("judge: train: %w", err)
+	}
+	return newJudge(opts.Backend, store, cfg, vocab)
+}
+
+// learningRate is the schedule of step s (0-based): linear warm-up, then a cosine from the peak
+// down to 2% of it.
+func learningRate(o TrainOptions, s int) float64 {
+	if s < o.WarmupSteps {
+		return o.LearningRate * float64(s+1) / float64(o.WarmupSteps)
+	}
+	t := float64(s-o.WarmupSteps) / float64(max(1, o.Steps-o.WarmupSteps))
+	const floor = 0.02
+	return o.LearningRate * (floor + (1-floor)*0.5*(1+math.Cos(math.Pi*t)))
+}
+
+// adamUpdate adds one Adam step with decoupled weight decay (AdamW, β = 0.9, 0.999, ε = 1e-8)
+// for every trainable variable under scope that loss's graph uses, at learning rate lr (a
+// float32 scalar fed each step, so the schedule lives on the host). Weight decay applies to
+// conv and Linear weights (rank ≥ 2), not to biases and norms.
+func adamUpdate(scope *model.Scope, loss, lr *Node, weightDecay float64) {
+	const beta1, beta2, eps = 0.9, 0.999, 1e-8
+	g := loss.Graph()
+	var vars []*model.Variable
+	for v := range scope.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			vars = append(vars, v)
+		}
+	}
+	if len(vars) == 0 {
+		exceptions.Panicf("judge: no trainable variable under %s", scope.Scope())
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+	params := make([]*Node, len(vars))
+	for i, v := range vars {
+		params[i] = v.NodeValue(g)
+	}
+	grads := Gradient(loss, params...)
+
+	store := scope.Store()
+	stepVar := store.VariableWithShape(optimizerScope+"/step", shapes.Make(dtypes.Float32), Zeros)
+	stepVar.SetTrainable(false)
+	t := AddScalar(stepVar.NodeValue(g), 1)
+	stepVar.SetNodeValue(t)
+	bc1 := OneMinus(Pow(Scalar(g, dtypes.Float32, beta1), t))
+	bc2 := OneMinus(Pow(Scalar(g, dtypes.Float32, beta2), t))
+	stepSize := Div(lr, bc1)
+	bc2Sqrt := Sqrt(bc2)
+	for i, v := range vars {
+		mVar := store.VariableWithShape(optimizerScope+"/m"+v.Path(), v.Shape(), Zeros)
+		vVar := store.VariableWithShape(optimizerScope+"/v"+v.Path(), v.Shape(), Zeros)
+		mVar.SetTrainable(false)
+		vVar.SetTrainable(false)
+		p, gr := params[i], grads[i]
+		if weightDecay > 0 && v.Shape().Rank() >= 2 {
+			p = Sub(p, Mul(MulScalar(lr, weightDecay), p))
+		}
+		m := Add(MulScalar(mVar.NodeValue(g), beta1), MulScalar(gr, 1-beta1))
+		sq := Add(MulScalar(vVar.NodeValue(g), beta2), MulScalar(Square(gr), 1-beta2))
+		denom := AddScalar(Div(Sqrt(sq), bc2Sqrt), eps)
+		p = Sub(p, Mul(stepSize, Div(m, denom)))
+		mVar.SetNodeValue(m)
+		vVar.SetNodeValue(sq)
+		v.SetNodeValue(p)
+	}
+}
