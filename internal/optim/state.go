@@ -1,4 +1,4 @@
-package rpo
+package optim
 
 import (
 	"fmt"
@@ -12,10 +12,10 @@ import (
 	"github.com/gorpo/gorpo/internal/safetensors"
 )
 
-// SaveOptimizerState writes every variable under the optimiser's state scope (AdamW.StateScope;
-// "" means DefaultOptimizerScope) to a safetensors file at path, atomically. Each tensor is named by its variable path relative to
+// SaveState writes every variable under the optimiser's state scope (AdamW.StateScope;
+// "" means DefaultScope) to a safetensors file at path, atomically. Each tensor is named by its variable path relative to
 // the scope ("step", "exp_avg/unet/conv_in/weight", …), so loading needs no model.
-func SaveOptimizerState(store *model.Store, scope, path string) error {
+func SaveState(store *model.Store, scope, path string) error {
 	scope = cleanScope(scope)
 	var ts []*safetensors.Tensor
 	for v := range store.IterVariables() {
@@ -25,7 +25,7 @@ func SaveOptimizerState(store *model.Store, scope, path string) error {
 		name := strings.TrimPrefix(v.Path(), scope+"/")
 		value, err := v.Value()
 		if err != nil {
-			return fmt.Errorf("rpo: optimizer state %s: variable %s has no value: %w", path, v.Path(), err)
+			return fmt.Errorf("optim: optimizer state %s: variable %s has no value: %w", path, v.Path(), err)
 		}
 		dims := value.Shape().Dimensions
 		switch value.DType() {
@@ -34,26 +34,26 @@ func SaveOptimizerState(store *model.Store, scope, path string) error {
 		case dtypes.Int64:
 			ts = append(ts, safetensors.FromInt64(name, dims, tensors.MustCopyFlatData[int64](value)))
 		default:
-			return fmt.Errorf("rpo: optimizer state %s: variable %s has dtype %s, want float32 or int64", path, v.Path(), value.DType())
+			return fmt.Errorf("optim: optimizer state %s: variable %s has dtype %s, want float32 or int64", path, v.Path(), value.DType())
 		}
 	}
 	if len(ts) == 0 {
-		return fmt.Errorf("rpo: optimizer state %s: no variables under %q (no step taken yet?)", path, scope)
+		return fmt.Errorf("optim: optimizer state %s: no variables under %q (no step taken yet?)", path, scope)
 	}
 	if err := safetensors.Write(path, ts, map[string]string{"format": "gorpo-adamw", "scope": scope}); err != nil {
-		return fmt.Errorf("rpo: optimizer state: %w", err)
+		return fmt.Errorf("optim: optimizer state: %w", err)
 	}
 	return nil
 }
 
-// LoadOptimizerState reads a file written by SaveOptimizerState into non-trainable variables under
+// LoadState reads a file written by SaveState into non-trainable variables under
 // scope, creating them or replacing the values of existing ones (which must have the same
 // shapes). Nothing is changed unless the whole file is valid.
-func LoadOptimizerState(store *model.Store, scope, path string) error {
+func LoadState(store *model.Store, scope, path string) error {
 	scope = cleanScope(scope)
 	f, err := safetensors.Open(path)
 	if err != nil {
-		return fmt.Errorf("rpo: optimizer state: %w", err)
+		return fmt.Errorf("optim: optimizer state: %w", err)
 	}
 	type job struct {
 		path  string
@@ -65,28 +65,28 @@ func LoadOptimizerState(store *model.Store, scope, path string) error {
 	for _, name := range names {
 		t, err := f.Tensor(name)
 		if err != nil {
-			return fmt.Errorf("rpo: optimizer state %s: %w", path, err)
+			return fmt.Errorf("optim: optimizer state %s: %w", path, err)
 		}
 		var value *tensors.Tensor
 		switch t.DType {
 		case "F32":
 			v, err := t.Float32()
 			if err != nil {
-				return fmt.Errorf("rpo: optimizer state %s: %w", path, err)
+				return fmt.Errorf("optim: optimizer state %s: %w", path, err)
 			}
 			value = tensors.FromFlatDataAndDimensions(v, t.Shape...)
 		case "I64":
 			v, err := t.Int64()
 			if err != nil {
-				return fmt.Errorf("rpo: optimizer state %s: %w", path, err)
+				return fmt.Errorf("optim: optimizer state %s: %w", path, err)
 			}
 			value = tensors.FromFlatDataAndDimensions(v, t.Shape...)
 		default:
-			return fmt.Errorf("rpo: optimizer state %s: tensor %q has dtype %s, want F32 or I64", path, name, t.DType)
+			return fmt.Errorf("optim: optimizer state %s: tensor %q has dtype %s, want F32 or I64", path, name, t.DType)
 		}
 		vp := scope + "/" + name
 		if old := store.GetVariable(vp); old != nil && !old.Shape().Equal(value.Shape()) {
-			return fmt.Errorf("rpo: optimizer state %s: tensor %q is %s, but variable %s is %s",
+			return fmt.Errorf("optim: optimizer state %s: tensor %q is %s, but variable %s is %s",
 				path, name, value.Shape(), vp, old.Shape())
 		}
 		jobs = append(jobs, job{vp, value})
@@ -95,10 +95,10 @@ func LoadOptimizerState(store *model.Store, scope, path string) error {
 		v := store.GetVariable(j.path)
 		if v == nil {
 			if v, err = store.CreateVariable(j.path, j.value); err != nil {
-				return fmt.Errorf("rpo: optimizer state %s: %w", path, err)
+				return fmt.Errorf("optim: optimizer state %s: %w", path, err)
 			}
 		} else if err := v.SetValue(j.value); err != nil {
-			return fmt.Errorf("rpo: optimizer state %s: setting %s: %w", path, j.path, err)
+			return fmt.Errorf("optim: optimizer state %s: setting %s: %w", path, j.path, err)
 		}
 		v.SetTrainable(false)
 	}
@@ -107,7 +107,7 @@ func LoadOptimizerState(store *model.Store, scope, path string) error {
 
 func cleanScope(scope string) string {
 	if strings.Trim(scope, "/") == "" {
-		return DefaultOptimizerScope
+		return DefaultScope
 	}
 	if !strings.HasPrefix(scope, "/") {
 		scope = "/" + scope

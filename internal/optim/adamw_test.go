@@ -1,4 +1,4 @@
-package rpo
+package optim
 
 import (
 	"math"
@@ -174,7 +174,7 @@ func TestAdamWMatchesTorch(t *testing.T) {
 	bigEps := clipped
 	bigEps.Epsilon = 0.1 // tells ε outside the square root (torch) from ε inside
 	cases["large epsilon"] = bigEps
-	paper := NewAdamW(DefaultConfig()) // lr 5e-6, wd 0.01, clip 1
+	paper := AdamW{LearningRate: 5e-6, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1, Scope: DefaultScope} // the RPO paper's settings
 	cases["paper defaults"] = paper
 
 	for name, opt := range cases {
@@ -217,7 +217,7 @@ func TestAdamWMatchesTorch(t *testing.T) {
 				t.Errorf("the frozen variable moved to %v", got[0])
 			}
 			for v := range store.IterVariables() {
-				if under(v.Path(), DefaultOptimizerScope) && v.Trainable {
+				if under(v.Path(), DefaultScope) && v.Trainable {
 					t.Errorf("optimizer state %s is trainable", v.Path())
 				}
 			}
@@ -252,7 +252,7 @@ func TestAdamWStateResume(t *testing.T) {
 	first := newQuadStore(t)
 	run(first, 3)
 	path := filepath.Join(t.TempDir(), "optimizer.safetensors")
-	if err := SaveOptimizerState(first, opt.StateScope(), path); err != nil {
+	if err := SaveState(first, opt.StateScope(), path); err != nil {
 		t.Fatal(err)
 	}
 	resumed := newQuadStore(t)
@@ -261,7 +261,7 @@ func TestAdamWStateResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := LoadOptimizerState(resumed, opt.StateScope(), path); err != nil {
+	if err := LoadState(resumed, opt.StateScope(), path); err != nil {
 		t.Fatal(err)
 	}
 	if got := tensors.ToScalar[int64](resumed.GetVariable("/optimizer/step").MustValue()); got != 3 {
@@ -279,7 +279,7 @@ func TestAdamWStateResume(t *testing.T) {
 }
 
 // Loading refuses a file whose shapes disagree with existing variables, and changes nothing.
-func TestLoadOptimizerStateMismatch(t *testing.T) {
+func TestLoadStateMismatch(t *testing.T) {
 	opt := AdamW{LearningRate: 0.05, Beta1: 0.9, Beta2: 0.999}
 	store := newQuadStore(t)
 	exec := quadExec(t, store, opt)
@@ -288,14 +288,14 @@ func TestLoadOptimizerStateMismatch(t *testing.T) {
 	}
 	exec.Finalize()
 	path := filepath.Join(t.TempDir(), "optimizer.safetensors")
-	if err := SaveOptimizerState(store, "", path); err != nil {
+	if err := SaveState(store, "", path); err != nil {
 		t.Fatal(err)
 	}
 	other := model.NewStore()
 	if _, err := other.CreateVariable("/optimizer/exp_avg/model/dense/bias", tensors.FromFlatDataAndDimensions([]float32{9, 9}, 2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := LoadOptimizerState(other, "/optimizer", path); err == nil {
+	if err := LoadState(other, "/optimizer", path); err == nil {
 		t.Fatal("mismatched shapes accepted")
 	} else {
 		t.Log(err)
@@ -303,7 +303,7 @@ func TestLoadOptimizerStateMismatch(t *testing.T) {
 	if other.GetVariable("/optimizer/step") != nil {
 		t.Error("a failed load created variables")
 	}
-	if err := SaveOptimizerState(model.NewStore(), "/optimizer", path); err == nil {
+	if err := SaveState(model.NewStore(), "/optimizer", path); err == nil {
 		t.Error("saving an empty optimizer state succeeded")
 	}
 }
