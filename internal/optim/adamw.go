@@ -74,6 +74,20 @@ func TrainableVariables(scope *model.Scope, g *Graph) []*model.Variable {
 // non-trainable. Run the graph with model.Exec so the new values are stored. It panics (GoMLX's
 // graph-building errors) when there is nothing to train or a trainable variable is not a float.
 func (o AdamW) Update(scope *model.Scope, loss *Node) AdamWStats {
+	return o.update(scope, loss, nil)
+}
+
+// UpdateWithLearningRate is Update with this step's learning rate given as a scalar node (for
+// example fed from the host each step, for a cosine or step schedule); LearningRate and
+// WarmupSteps are then unused.
+func (o AdamW) UpdateWithLearningRate(scope *model.Scope, loss, learningRate *Node) AdamWStats {
+	if learningRate == nil || !learningRate.Shape().IsScalar() {
+		exceptions.Panicf("optim: AdamW: the learning rate must be a scalar node")
+	}
+	return o.update(scope, loss, learningRate)
+}
+
+func (o AdamW) update(scope *model.Scope, loss, lrNode *Node) AdamWStats {
 	g := loss.Graph()
 	if !loss.Shape().IsScalar() {
 		exceptions.Panicf("optim: AdamW: the loss must be a scalar, got %s", loss.Shape())
@@ -123,7 +137,9 @@ func (o AdamW) Update(scope *model.Scope, loss *Node) AdamWStats {
 	stepVar.SetNodeValue(step)
 	t := ConvertDType(step, dtypes.Float64)
 	lr := Scalar(g, dtypes.Float64, o.LearningRate)
-	if o.WarmupSteps > 0 {
+	if lrNode != nil {
+		lr = ConvertDType(lrNode, dtypes.Float64)
+	} else if o.WarmupSteps > 0 {
 		ramp := Div(AddScalar(t, -1), Scalar(g, dtypes.Float64, o.WarmupSteps))
 		lr = Mul(lr, MinScalar(ramp, 1.0))
 	}

@@ -307,3 +307,37 @@ func TestLoadStateMismatch(t *testing.T) {
 		t.Error("saving an empty optimizer state succeeded")
 	}
 }
+
+// A learning rate fed as a node gives the same step as the same constant learning rate.
+func TestUpdateWithLearningRate(t *testing.T) {
+	run := func(fed bool) []float32 {
+		store := model.NewStore()
+		opt := AdamW{LearningRate: 0.05, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1, Scope: DefaultScope}
+		exec, err := model.NewExec(backend.MustDefault(), store, func(scope *model.Scope, lr *Node) *Node {
+			w := scope.In("w").VariableWithValue("v", []float32{1, -2, 3}).NodeValue(lr.Graph())
+			loss := ReduceAllSum(Square(AddScalar(w, -0.5)))
+			if fed {
+				opt.UpdateWithLearningRate(scope, loss, lr)
+			} else {
+				opt.Update(scope, loss)
+			}
+			return loss
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exec.Finalize()
+		for range 3 {
+			if _, err := exec.Exec(float32(0.05)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return tensors.MustCopyFlatData[float32](store.GetVariable("/w/v").MustValue())
+	}
+	a, b := run(false), run(true)
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-7 {
+			t.Fatalf("constant lr %v, fed lr %v", a, b)
+		}
+	}
+}
