@@ -1,0 +1,109 @@
+package basemodel
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+
+	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/toyworld"
+	"github.com/gorpo/gorpo/schedule"
+)
+
+// HeldOutSeed is the first GenericScene seed of the held-out scenes Denoise uses: far above any
+// training set's GenericScene(0 … Scenes-1).
+const HeldOutSeed = 1 << 40
+
+// DenoiseResult is how well a pipeline's U-Net denoises held-out renders at fixed timesteps.
+type DenoiseResult struct {
+	Timesteps []int
+	MSE       []float64 // ε-MSE per timestep, over the images
+	// Rows are NCHW image rows in [-1, 1]: the renders, then for each timestep the noisy input
+	// x_t and the one-step estimate x̂0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t.
+	Rows [][]float32
+	N    int
+}
+
+// Denoise noises n held-out renders (GenericScene(HeldOutSeed+i), with their captions) to each
+// timestep with noise from seed and runs the U-Net once: the ε-MSE tells, per noise level, how far
+// training has got (generation from pure noise needs it small at every level), and the x̂0 rows
+// show it.
+func Denoise(ctx context.Context, p *diffusion.Pipeline, n int, timesteps []int, seed uint64) (DenoiseResult, error) {
+	sched, err := schedule.NewSchedule(p.Scheduler)
+	if err != nil {
+		return DenoiseResult{}, err
+	}
+	const side, px = toyworld.Size, toyworld.Size * toyworld.Size
+	x0 := make([]float32, n*3*px)
+	caps := make([]string, n)
+	for i := range n {
+		s := toyworld.GenericScene(HeldOutSeed + uint64(i))
+		img, _, err := toyworld.Render(s)
+		if err != nil {
+			return DenoiseResult{}, err
+		}
+		if caps[i], err = toyworld.Caption(s); err != nil {
+			return DenoiseResult{}, err
+		}
+		for k := range px {
+			for c := range 3 {
+				x0[(i*3+c)*px+k] = float32(img.Pix[k*3+c])/127.5 - 1
+			}
+		}
+	}
+	ids, _ := p.Tokenizer.BatchEncode(caps)
+	emb, eshape, err := p.TextEncoder.Encode(ctx, ids)
+	if err != nil {
+		return DenoiseResult{}, err
+	}
+	ac := sched.AlphasCumprod()
+	r := rand.New(rand.NewPCG(seed, 0x64656e6f))
+	res := DenoiseResult{Timesteps: timesteps, Rows: [][]float32{x0}, N: n}
+	for _, t := range timesteps {
+		if t < 0 || t >= len(ac) {
+			return DenoiseResult{}, fmt.Errorf("basemodel: denoise: timestep %d, want [0, %d)", t, len(ac))
+		}
+		noise := make([]float32, len(x0))
+		for i := range noise {
+			noise[i] = float32(r.NormFloat64())
+		}
+		ts, tf := make([]int, n), make([]float64, n)
+		for i := range ts {
+			ts[i], tf[i] = t, float64(t)
+		}
+		xt, err := sched.AddNoise(x0, noise, ts)
+		if err != nil {
+			return DenoiseResult{}, err
+		}
+		eps, err := p.UNet.Predict(ctx, xt, [4]int{n, 3, side, side}, tf, emb, [3]int{eshape[0], eshape[1], eshape[2]})
+		if err != nil {
+			return DenoiseResult{}, err
+		}
+		a := float64(ac[t])
+		hat := make([]float32, len(xt))
+		var mse float64
+		for i := range hat {
+			d := float64(eps[i] - noise[i])
+			mse += d * d
+			hat[i] = float32((float64(xt[i]) - math.Sqrt(1-a)*float64(eps[i])) / math.Sqrt(a))
+		}
+		res.MSE = append(res.MSE, mse/float64(len(hat)))
+		res.Rows = append(res.Rows, xt, hat)
+	}
+	return res, nil
+}
+
+// Images returns the rows as images, row by row.
+func (r DenoiseResult) Images() ([][]image.Image, error) {
+	var out [][]image.Image
+	for _, row := range r.Rows {
+		imgs, err := diffusion.ImagesFromNCHW(row, [4]int{r.N, 3, toyworld.Size, toyworld.Size})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, imgs)
+	}
+	return out, nil
+}

@@ -1,0 +1,275 @@
+package basemodel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/toyworld"
+	"github.com/gorpo/gorpo/schedule"
+)
+
+// Settings are what a training run draws and optimises with. A checkpoint records them, and a
+// run resumes only with the same ones (Steps may grow).
+type Settings struct {
+	Steps        int     `json:"steps"`
+	Batch        int     `json:"batch"`
+	Seed         uint64  `json:"seed"`
+	Scenes       int     `json:"scenes"`       // the data set: GenericScene(0 … Scenes-1)
+	LearningRate float64 `json:"lr"`           // peak
+	WarmupSteps  int     `json:"warmup_steps"` // linear from 0, then cosine down to MinLRFactor·lr at Steps
+	MinLRFactor  float64 `json:"min_lr_factor"`
+	WeightDecay  float64 `json:"weight_decay"`
+	MaxGradNorm  float64 `json:"max_grad_norm"`
+	EMADecay     float64 `json:"ema_decay"`    // 0: no moving average
+	CaptionDrop  float64 `json:"caption_drop"` // probability of training on "" (classifier-free guidance)
+}
+
+// DefaultSettings are the planned GPU run's (PLAN.md): 8000 steps of batch 256 (2 M images),
+// AdamW at 1e-3 (β 0.9/0.999, weight decay 0.01, gradient norm clipped to 1) with 500 warm-up
+// steps and a cosine decay to 1e-4, EMA 0.999, captions dropped 10% of the time, 50000 scenes.
+func DefaultSettings() Settings {
+	return Settings{Steps: 8000, Batch: 256, Seed: 1, Scenes: 50000, LearningRate: 1e-3, WarmupSteps: 500,
+		MinLRFactor: 0.1, WeightDecay: 0.01, MaxGradNorm: 1, EMADecay: 0.999, CaptionDrop: 0.1}
+}
+
+// LearningRateAt is the learning rate of step (0-based).
+func (s Settings) LearningRateAt(step int) float64 {
+	if step < s.WarmupSteps {
+		return s.LearningRate * float64(step+1) / float64(s.WarmupSteps)
+	}
+	span := max(1, s.Steps-s.WarmupSteps)
+	p := min(1, float64(step-s.WarmupSteps)/float64(span))
+	lo := s.LearningRate * s.MinLRFactor
+	return lo + (s.LearningRate-lo)*0.5*(1+math.Cos(math.Pi*p))
+}
+
+// State is a checkpoint's state.json.
+type State struct {
+	Settings Settings  `json:"settings"`
+	Step     int       `json:"step"`    // steps done
+	Seconds  float64   `json:"seconds"` // training wall time so far (compilation included), over every resumed part
+	Losses   []float32 `json:"losses"`  // ε-MSE of every step
+}
+
+// Progress is reported after every step.
+type Progress struct {
+	Step, Steps  int
+	Loss         float64
+	GradNorm     float64
+	LearningRate float64
+	StepTime     time.Duration // this step's
+	Elapsed      time.Duration // since this process started training (compilation included)
+	Done         int           // steps this process has done
+}
+
+// Trainer trains a Model on a Dataset.
+type Trainer struct {
+	Model    *Model
+	Data     *Dataset
+	Settings Settings
+	// Checkpoints, when not empty, is a folder where the run's state is written every
+	// CheckpointEvery steps (and at the end), atomically, and read back by Resume.
+	Checkpoints     string
+	CheckpointEvery int
+	Progress        func(Progress)
+
+	state State
+	exec  *model.Exec
+}
+
+// CheckpointDir is the checkpoint folder's name under Trainer.Checkpoints.
+const CheckpointDir = "checkpoint"
+
+// State returns the run's state so far.
+func (t *Trainer) State() State { return t.state }
+
+// Resume loads the checkpoint under Checkpoints, if there is one, and reports whether it did.
+// A checkpoint of other settings (other than Steps) is an error.
+func (t *Trainer) Resume() (bool, error) {
+	if t.Checkpoints == "" {
+		return false, nil
+	}
+	dir := filepath.Join(t.Checkpoints, CheckpointDir)
+	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("basemodel: resume: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return false, fmt.Errorf("basemodel: resume: %s: %w", dir, err)
+	}
+	a, b := st.Settings, t.Settings
+	a.Steps, b.Steps = 0, 0
+	if a != b {
+		return false, fmt.Errorf("basemodel: resume: %s was trained with %+v, this run asks for %+v", dir, a, b)
+	}
+	if err := t.Model.loadState(filepath.Join(dir, "state.safetensors")); err != nil {
+		return false, fmt.Errorf("basemodel: resume: %w", err)
+	}
+	st.Settings.Steps = t.Settings.Steps
+	t.state = st
+	return true, nil
+}
+
+// checkpoint writes the state to Checkpoints/checkpoint: a temporary folder beside it, then
+// two renames (the old one aside, the new one in).
+func (t *Trainer) checkpoint() error {
+	dir := filepath.Join(t.Checkpoints, CheckpointDir)
+	if err := os.MkdirAll(t.Checkpoints, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(t.Checkpoints, "."+CheckpointDir+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := t.Model.saveState(filepath.Join(tmp, "state.safetensors")); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(tmp, "state.json"), t.state); err != nil {
+		return err
+	}
+	old := filepath.Join(t.Checkpoints, "."+CheckpointDir+".old")
+	_ = os.RemoveAll(old)
+	if _, err := os.Stat(dir); err == nil {
+		if err := os.Rename(dir, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(old)
+}
+
+// build compiles nothing yet: it declares the training graph, one step of
+// AdamW on the ε-MSE of the U-Net conditioned on the text encoder, both trained.
+func (t *Trainer) build() error {
+	m, s := t.Model, t.Settings
+	sched, err := schedule.NewSchedule(m.Config.Scheduler)
+	if err != nil {
+		return err
+	}
+	exec, err := model.NewExec(m.backend, m.store, func(scope *model.Scope, x0, ids, noise, ts, lr *Node) (*Node, *Node) {
+		g := x0.Graph()
+		ctxt := clip.TextTransformer(scope.In("text_model"), m.Config.Text, ids, nil).LastHidden
+		xt := schedule.AddNoiseGraph(schedule.AlphasCumprodConst(g, sched), x0, noise, ts)
+		pred := m.UNet.Forward(scope.In("unet"), xt, ts, ctxt)
+		loss := ReduceAllMean(Square(Sub(pred, noise)))
+		ema := s.EMADecay
+		norm := adamW(scope, loss, lr, 0.9, 0.999, 1e-8, s.WeightDecay, s.MaxGradNorm, ema)
+		return loss, norm
+	})
+	if err != nil {
+		return fmt.Errorf("basemodel: building the training step: %w", err)
+	}
+	t.exec = exec
+	return nil
+}
+
+// Finalize releases the compiled training step.
+func (t *Trainer) Finalize() {
+	if t.exec != nil {
+		t.exec.Finalize()
+		t.exec = nil
+	}
+}
+
+// Run trains from the current state (step 0, or where Resume left it) up to Settings.Steps,
+// checkpointing as asked; on cancellation it checkpoints and returns ctx's error. The next
+// batch is drawn while the current step runs.
+func (t *Trainer) Run(ctx context.Context) error {
+	s := t.Settings
+	if s.Batch <= 0 || s.Steps < 0 {
+		return fmt.Errorf("basemodel: batch %d, steps %d", s.Batch, s.Steps)
+	}
+	t.state.Settings = s
+	if t.exec == nil {
+		if err := t.build(); err != nil {
+			return err
+		}
+	}
+	numTrain := t.Model.Config.Scheduler.NumTrainTimesteps
+	const side = toyworld.Size
+	l := len(t.Data.EmptyIDs)
+	next := make(chan Batch, 1)
+	draw := func(step int) { next <- t.Data.Batch(s.Seed, step, s.Batch, s.CaptionDrop, numTrain) }
+	if t.state.Step < s.Steps {
+		go draw(t.state.Step)
+	}
+	start, done, before := time.Now(), 0, t.state.Seconds
+	lastSave := t.state.Step
+	for t.state.Step < s.Steps {
+		if err := ctx.Err(); err != nil {
+			if t.Checkpoints != "" && t.state.Step > lastSave {
+				if cerr := t.checkpoint(); cerr != nil {
+					return fmt.Errorf("basemodel: checkpoint: %w (after %w)", cerr, err)
+				}
+			}
+			return err
+		}
+		step := t.state.Step
+		b := <-next
+		if step+1 < s.Steps {
+			go draw(step + 1)
+		}
+		lr := s.LearningRateAt(step)
+		t0 := time.Now()
+		outs, err := t.exec.Exec(
+			tensors.FromFlatDataAndDimensions(b.X0, s.Batch, side, side, 3),
+			tensors.FromFlatDataAndDimensions(b.IDs, s.Batch, l),
+			tensors.FromFlatDataAndDimensions(b.Noise, s.Batch, side, side, 3),
+			tensors.FromFlatDataAndDimensions(b.T, s.Batch),
+			tensors.FromScalar(float32(lr)))
+		if err != nil {
+			return fmt.Errorf("basemodel: step %d: %w", step, err)
+		}
+		loss := tensors.MustCopyFlatData[float32](outs[0])[0]
+		norm := tensors.MustCopyFlatData[float32](outs[1])[0]
+		for _, o := range outs {
+			o.MustFinalizeAll()
+		}
+		dt := time.Since(t0)
+		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+			return fmt.Errorf("basemodel: step %d: loss %v", step, loss)
+		}
+		done++
+		t.state.Step++
+		t.state.Seconds = before + time.Since(start).Seconds()
+		t.state.Losses = append(t.state.Losses, loss)
+		if t.Progress != nil {
+			t.Progress(Progress{Step: t.state.Step, Steps: s.Steps, Loss: float64(loss), GradNorm: float64(norm),
+				LearningRate: lr, StepTime: dt, Elapsed: time.Since(start), Done: done})
+		}
+		if t.Checkpoints != "" && t.CheckpointEvery > 0 && t.state.Step%t.CheckpointEvery == 0 {
+			if err := t.checkpoint(); err != nil {
+				return fmt.Errorf("basemodel: checkpoint at step %d: %w", t.state.Step, err)
+			}
+			lastSave = t.state.Step
+		}
+	}
+	if t.Checkpoints != "" && t.state.Step > lastSave {
+		if err := t.checkpoint(); err != nil {
+			return fmt.Errorf("basemodel: checkpoint at step %d: %w", t.state.Step, err)
+		}
+	}
+	return nil
+}
