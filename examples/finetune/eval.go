@@ -29,19 +29,24 @@ type evaluation struct {
 
 	gen    rpo.Generation
 	photos []image.Image // the reference photos, as thumbnails
+	picked []int         // the index of each prompt in the list it was picked from
 	scorer *reward.Scorer
+	// fidelity, when set (the toy world), grades images with the judge: subject and prompt
+	// fidelity, the shares of images showing the subject and showing what their prompt asks.
+	fidelity func(ctx context.Context, images []image.Image) (subject, prompt float64, err error)
 }
 
-// newEvaluation picks n of the 25 evaluation prompts, evenly spread over the list (so both
-// re-contextualisations and property changes appear), and the seeds of their images.
-func newEvaluation(cfg rpo.Config, gen rpo.Generation, n, per int, photos []image.Image) (*evaluation, error) {
-	all, err := rpo.EvaluationPrompts(cfg.Live, cfg.Token, cfg.Class)
-	if err != nil {
-		return nil, err
+// newEvaluation picks n of the evaluation prompts all (DreamBench's 25, or the toy world's),
+// evenly spread over the list (so both re-contextualisations and property changes appear), and
+// the seeds of their images.
+func newEvaluation(cfg rpo.Config, gen rpo.Generation, all []string, n, per int, photos []image.Image) (*evaluation, error) {
+	if n < 1 || n > len(all) {
+		return nil, fmt.Errorf("--eval-prompts %d: want 1 to %d", n, len(all))
 	}
 	e := &evaluation{ImagesPerPrompt: per, gen: gen,
 		Layout: "the reference photos first, then one row per prompt"}
 	for i := range n {
+		e.picked = append(e.picked, i*len(all)/n)
 		e.Prompts = append(e.Prompts, all[i*len(all)/n])
 	}
 	r := rand.New(rand.NewPCG(cfg.Seed, evalSeedStream))
@@ -90,17 +95,29 @@ func (e *evaluation) writeGrid(path string, images []image.Image) error {
 	return rpo.WriteImageGrid(path, append(cells, images...), cols)
 }
 
-// scores are the mean ALIGN-I, ALIGN-T and 0.3-Harmonic reward of a set of images.
+// scores are the mean ALIGN-I, ALIGN-T and 0.3-Harmonic reward of a set of images and, in the
+// toy world, the judge's subject and prompt fidelity.
 type scores struct {
-	AlignI  float64 `json:"align_i"`
-	AlignT  float64 `json:"align_t"`
-	Harmony float64 `json:"harmonic_0_3"`
+	SubjectFidelity *float64 `json:"subject_fidelity,omitempty"`
+	PromptFidelity  *float64 `json:"prompt_fidelity,omitempty"`
+	AlignI          float64  `json:"align_i"`
+	AlignT          float64  `json:"align_t"`
+	Harmony         float64  `json:"harmonic_0_3"`
 }
 
-// score rates images against the references and their prompts (nil without a reward model).
+// score rates images against the references and their prompts (nil without a reward model), and
+// has the judge grade them when there is one.
 func (e *evaluation) score(ctx context.Context, images []image.Image) (*scores, error) {
 	if e.scorer == nil {
 		return nil, nil
+	}
+	var s scores
+	if e.fidelity != nil {
+		subject, prompt, err := e.fidelity(ctx, images)
+		if err != nil {
+			return nil, err
+		}
+		s.SubjectFidelity, s.PromptFidelity = &subject, &prompt
 	}
 	prompts := make([]string, 0, len(images))
 	for _, p := range e.Prompts {
@@ -112,7 +129,6 @@ func (e *evaluation) score(ctx context.Context, images []image.Image) (*scores, 
 	if err != nil {
 		return nil, err
 	}
-	var s scores
 	for _, x := range list {
 		s.AlignI += x.AlignI / float64(len(list))
 		s.AlignT += x.AlignT / float64(len(list))

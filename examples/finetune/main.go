@@ -22,8 +22,18 @@
 // Ctrl-C (or SIGTERM) stops after the current step: the best checkpoint stays as it was, the
 // latest state is saved, and the same command with --resume continues the run.
 //
-// With no --model the program would run the toy world's built-in default; that default arrives
-// with the toy-world models, and until then the program says so and exits.
+// The toy world (internal/toyworld) runs the same method end to end on any machine:
+//
+//	go run ./examples/toypretrain --out out/toypretrain   # writes the folder model/
+//	go run ./examples/finetune --base-model out/toypretrain/model --subject stripy_ball
+//
+// fine-tunes the toy base-model folder on a built-in subject (--subject, default the first of
+// toyworld.Subjects): its rendered references, class word and live flag, the world's 8 training
+// prompts, the embedded toy reward model (unless --reward) and the toy preset of settings
+// (toyPreset). Its report.json also grades the base and fine-tuned images with the toy world's
+// judge (subject_fidelity, prompt_fidelity) over the subject's 25 evaluation prompts, and
+// report.md tabulates it. With no flags at all the program would run the toy world on shipped
+// weights; no trained toy base model ships yet, so it says so and exits.
 package main
 
 import (
@@ -43,6 +53,8 @@ import (
 // options are the command line, parsed; run checks them.
 type options struct {
 	Model      string // diffusers folder
+	BaseModel  string // the toy world's base-model folder (the toy path)
+	Subject    string // a built-in toy subject ("" with --base-model: the first)
 	Reward     string // ALIGN folder
 	SubjectDir string // reference photos
 	Class      string
@@ -115,10 +127,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: finetune --model DIR --reward DIR --subject-dir DIR --class WORD [flags]")
+		fmt.Fprintln(stderr, "       finetune --base-model DIR [--subject NAME] [flags]   (the toy world)")
 		fmt.Fprintln(stderr, "Fine-tunes a Stable Diffusion folder on photos of a subject with RPO; see the package documentation.")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.Model, "model", "", "Stable Diffusion folder in diffusers layout (model_index.json, unet/, vae/, ...)")
+	fs.StringVar(&o.BaseModel, "base-model", "", "toy world: the toy base model's diffusers folder (as examples/toypretrain writes it); runs the toy path")
+	fs.StringVar(&o.Subject, "subject", "", "toy world: the built-in subject to fine-tune on (default the first: "+toySubjectNames()+")")
 	fs.StringVar(&o.Reward, "reward", "", "ALIGN folder (transformers layout, e.g. kakaobrain/align-base): the reward that labels and validates")
 	fs.StringVar(&o.SubjectDir, "subject-dir", "", "folder of reference photos of the subject (.jpg, .jpeg, .png, read in name order)")
 	fs.StringVar(&o.Class, "class", "", "class word of the subject (\"dog\", \"backpack\"); required with --subject-dir")
@@ -137,7 +152,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.ImagesPerPrompt, "images-per-prompt", o.ImagesPerPrompt, "images the base model generates per training prompt (8 prompts)")
 	fs.IntVar(&o.ValImages, "val-images", o.ValImages, "images per prompt at each validation")
 	fs.IntVar(&o.ClassImages, "class-images", o.ClassImages, "class images DreamBooth generates (--objective dreambooth)")
-	fs.IntVar(&o.EvalPrompts, "eval-prompts", o.EvalPrompts, "DreamBench evaluation prompts in before.png and after.png (1 to 25)")
+	fs.IntVar(&o.EvalPrompts, "eval-prompts", o.EvalPrompts, "DreamBench evaluation prompts in before.png and after.png (1 to 25; the toy world: all 25)")
 	fs.IntVar(&o.EvalImages, "eval-images", o.EvalImages, "images per evaluation prompt in before.png and after.png")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its latest checkpoint, with the settings it was started with")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "start a new run in --out even if it holds one (its generated-image cache is kept)")
@@ -149,6 +164,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	o.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
+	if o.toy() {
+		o = withToyPreset(o)
+	}
 	return o, nil
 }
 
@@ -189,7 +207,7 @@ func main() {
 	}
 }
 
-// errNoModel is run's answer to a command line without --model.
-var errNoModel = errors.New("no --model: the built-in toy-world default arrives with the toy-world models; " +
-	"until then give --model DIR (a diffusers Stable Diffusion folder), --reward DIR (an ALIGN folder such as " +
-	"kakaobrain/align-base), --subject-dir DIR and --class WORD")
+// errNoModel is run's answer to a command line without --model or --base-model.
+var errNoModel = errors.New("no model: no trained toy-world base model ships yet, so give --base-model DIR (a toy base " +
+	"model folder, as examples/toypretrain writes it) to run the toy world, or --model DIR (a diffusers Stable " +
+	"Diffusion folder) with --reward DIR (an ALIGN folder), --subject-dir DIR and --class WORD")

@@ -48,9 +48,10 @@ type validationPoint struct {
 
 // inputs are the folders the run read.
 type inputs struct {
-	Model  string   `json:"model"`
-	Reward string   `json:"reward,omitempty"`
-	Photos []string `json:"photos"`
+	Subject string   `json:"subject,omitempty"` // the toy world's built-in subject
+	Model   string   `json:"model"`
+	Reward  string   `json:"reward,omitempty"`
+	Photos  []string `json:"photos"`
 }
 
 func newReport(o options, s settings, photos []string, ev *evaluation, res *rpo.Result, base, tuned *scores, total time.Duration) *report {
@@ -81,9 +82,64 @@ func (r *report) MarshalJSON() ([]byte, error) {
 		"seconds":           r.Seconds,
 	}
 	if r.Base != nil {
-		m["base"] = r.Base
+		m["base"] = baseEntry{scores: r.Base}
 	}
 	return json.Marshal(m)
+}
+
+// baseEntry is the base model's entry: its scores, in the same shape as a run's (it trained for
+// no steps, in no time).
+type baseEntry struct {
+	StepsTrained int     `json:"steps_trained"`
+	BestStep     int     `json:"best_step"`
+	Seconds      float64 `json:"seconds"`
+	*scores
+}
+
+// markdown is report.md: the base model and the run, a row each, as a table.
+func (r *report) markdown() string {
+	var b strings.Builder
+	title := "finetune"
+	if r.Inputs.Subject != "" {
+		title += ": " + r.Inputs.Subject
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	fmt.Fprintf(&b, "Means over %d evaluation prompts × %d images: ALIGN-I, ALIGN-T and the %g-Harmonic reward by the reward model",
+		len(r.Evaluation.Prompts), r.Evaluation.ImagesPerPrompt, evalLambda)
+	if r.Base == nil {
+		b.WriteString(" (none given: not scored)")
+	}
+	if r.Base != nil && r.Base.SubjectFidelity != nil {
+		b.WriteString("; subject and prompt fidelity, shares graded by the toy world's judge")
+	}
+	b.WriteString(". Steps and seconds are of training.\n\n")
+	b.WriteString("| model | subject_fidelity | prompt_fidelity | align_i | align_t | harmonic_0_3 | steps_trained | best_step | seconds |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	row := func(name string, sc *scores, steps, best int, seconds float64) {
+		num := func(p *float64) string {
+			if p == nil {
+				return "–"
+			}
+			return fmt.Sprintf("%.3f", *p)
+		}
+		var si, pf, ai, at, h string = "–", "–", "–", "–", "–"
+		if sc != nil {
+			si, pf = num(sc.SubjectFidelity), num(sc.PromptFidelity)
+			ai, at, h = num(&sc.AlignI), num(&sc.AlignT), num(&sc.Harmony)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d | %d | %.1f |\n", name, si, pf, ai, at, h, steps, best, seconds)
+	}
+	row("base", r.Base, 0, 0, 0)
+	row(string(r.Objective), r.Run.scores, r.Run.StepsTrained, r.Run.BestStep, r.Run.Seconds)
+	return b.String()
+}
+
+// writeMarkdown writes report.md atomically.
+func (r *report) writeMarkdown(path string) error {
+	return safetensors.WriteAtomic(path, func(w io.Writer) error {
+		_, err := io.WriteString(w, r.markdown())
+		return err
+	})
 }
 
 // write writes the report atomically.
@@ -128,8 +184,12 @@ func printSummary(w io.Writer, s settings, res *rpo.Result, ev *evaluation, base
 	if base != nil && tuned != nil {
 		fmt.Fprintf(w, "  %d evaluation prompts × %d images, ALIGN-I / ALIGN-T / %g-Harmonic: base %.3f / %.3f / %.3f, fine-tuned %.3f / %.3f / %.3f\n",
 			len(ev.Prompts), ev.ImagesPerPrompt, evalLambda, base.AlignI, base.AlignT, base.Harmony, tuned.AlignI, tuned.AlignT, tuned.Harmony)
+		if base.SubjectFidelity != nil && tuned.SubjectFidelity != nil {
+			fmt.Fprintf(w, "  judge, subject / prompt fidelity: base %.3f / %.3f, fine-tuned %.3f / %.3f\n",
+				*base.SubjectFidelity, *base.PromptFidelity, *tuned.SubjectFidelity, *tuned.PromptFidelity)
+		}
 	}
-	files := []string{beforeFile, afterFile, reportFile}
+	files := []string{beforeFile, afterFile, reportFile, reportMD}
 	for _, name := range []string{"reward_curve.png", rpo.MetricsFile} {
 		if exists(filepath.Join(s.out, name)) {
 			files = append(files, name)

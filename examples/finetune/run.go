@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/gorpo/gorpo/align"
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/toyworld"
+	"github.com/gorpo/gorpo/internal/toyworld/judge"
+	"github.com/gorpo/gorpo/internal/toyworld/rewardmodel"
 	"github.com/gorpo/gorpo/reward"
 	"github.com/gorpo/gorpo/rpo"
 )
@@ -20,28 +24,42 @@ const (
 	beforeFile = "before.png"
 	afterFile  = "after.png"
 	reportFile = "report.json"
+	reportMD   = "report.md"
 )
 
 // run fine-tunes as o says: check the flags and read the photos, load the models, draw
 // before.png with the base model, train (or resume), draw after.png with the kept weights, and
-// write report.json. The outcome is printed on stdout, progress on o.log. A cancelled ctx stops
-// the run after its current step; the error then wraps context.Canceled, after run has printed
-// where the checkpoints are.
+// write report.json and report.md. With --base-model (the toy path, toySetup) the subject,
+// references and training prompts come from the toy world, the embedder is the toy reward model
+// unless --reward is given, and the judge grades the evaluation images. The outcome is printed
+// on stdout, progress on o.log. A cancelled ctx stops the run after its current step; the error
+// then wraps context.Canceled, after run has printed where the checkpoints are.
 func run(ctx context.Context, o options, stdout io.Writer) error {
 	start := time.Now()
-	if o.Model == "" {
+	if o.Model == "" && o.BaseModel == "" {
 		return errNoModel
 	}
 	log := o.log
 	if log == nil {
 		log = os.Stderr
 	}
+	var toy *toySource
+	if o.BaseModel != "" || o.Subject != "" {
+		var err error
+		if toy, o, err = toySetup(o); err != nil {
+			return err
+		}
+	}
 	s, err := settingsOf(o)
 	if err != nil {
 		return err
 	}
-	photos, photoPaths, err := loadPhotos(o.SubjectDir)
-	if err != nil {
+	var photos []image.Image
+	var photoPaths []string
+	if toy != nil {
+		photos, photoPaths = toy.photos, []string{}
+		s.cfg.TrainingTemplates = toy.templates
+	} else if photos, photoPaths, err = loadPhotos(o.SubjectDir); err != nil {
 		return err
 	}
 	_, statErr := os.Stat(filepath.Join(s.out, rpo.RunFile))
@@ -53,7 +71,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	case statErr == nil && !o.Overwrite:
 		return fmt.Errorf("--out %s holds an earlier run: --resume continues it, --overwrite starts a new one", s.out)
 	}
-	if o.Reward == "" && (s.cfg.Objective.Preference() || s.cfg.ValidateEvery > 0) {
+	if o.Reward == "" && toy == nil && (s.cfg.Objective.Preference() || s.cfg.ValidateEvery > 0) {
 		return fmt.Errorf("--reward DIR is required: objective %s uses the ALIGN reward to %s", s.cfg.Objective,
 			map[bool]string{true: "label preferences and validate", false: "validate (--validate-every 0 turns validation off)"}[s.cfg.Objective.Preference()])
 	}
@@ -79,6 +97,13 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		defer a.Finalize()
 		embedder = a
+	} else if toy != nil {
+		a, err := rewardmodel.Load()
+		if err != nil {
+			return fmt.Errorf("toy reward model: %w", err)
+		}
+		defer a.Finalize()
+		embedder = a
 	}
 
 	// The trainer, checked before any image is drawn (Resume builds its own).
@@ -98,9 +123,31 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 	}
-	ev, err := newEvaluation(s.cfg, s.gen, o.EvalPrompts, o.EvalImages, photos)
+	var allPrompts []string
+	var intents []toyworld.Intent
+	if toy != nil {
+		allPrompts, intents, err = toy.evaluationPrompts(s.cfg.Token)
+	} else {
+		allPrompts, err = rpo.EvaluationPrompts(s.cfg.Live, s.cfg.Token, s.cfg.Class)
+	}
 	if err != nil {
 		return err
+	}
+	ev, err := newEvaluation(s.cfg, s.gen, allPrompts, o.EvalPrompts, o.EvalImages, photos)
+	if err != nil {
+		return err
+	}
+	if toy != nil {
+		j, err := judge.Load()
+		if err != nil {
+			return fmt.Errorf("toy judge: %w", err)
+		}
+		defer j.Finalize()
+		picked := make([]toyworld.Intent, len(ev.picked))
+		for i, k := range ev.picked {
+			picked[i] = intents[k]
+		}
+		ev.fidelity = toy.fidelity(j, picked, ev.ImagesPerPrompt)
 	}
 	if embedder != nil {
 		if ev.scorer, err = reward.NewScorer(ctx, embedder, photos, reward.WithTokens(subjectTokens(s.cfg.Token)...)); err != nil {
@@ -114,7 +161,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err := os.MkdirAll(s.out, 0o755); err != nil {
 		return err
 	}
-	for _, name := range []string{afterFile, reportFile} {
+	for _, name := range []string{afterFile, reportFile, reportMD} {
 		if err := os.Remove(filepath.Join(s.out, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -156,7 +203,16 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	rep := newReport(o, s, photoPaths, ev, res, base, tuned, time.Since(start))
+	if toy != nil {
+		rep.Inputs.Subject = toy.subject.Name
+		if o.Reward == "" {
+			rep.Inputs.Reward = "the toy reward model (internal/toyworld/rewardmodel, embedded)"
+		}
+	}
 	if err := rep.write(filepath.Join(s.out, reportFile)); err != nil {
+		return err
+	}
+	if err := rep.writeMarkdown(filepath.Join(s.out, reportMD)); err != nil {
 		return err
 	}
 	printSummary(stdout, s, res, ev, base, tuned, time.Since(start))
@@ -185,8 +241,12 @@ func headline(o options, s settings, photos int) string {
 	if o.Resume {
 		verb = "resuming"
 	}
-	return fmt.Sprintf("finetune: %s %s (%s) on %d photos of %q: objective %s, %d steps, %d×%d images; writing to %s",
-		verb, o.Model, what, photos, s.cfg.Token+" "+s.cfg.Class, s.cfg.Objective, s.cfg.Steps, s.gen.Width, s.gen.Height, s.out)
+	of := "photos"
+	if o.Subject != "" {
+		of = "renders of toy subject " + o.Subject + ","
+	}
+	return fmt.Sprintf("finetune: %s %s (%s) on %d %s %q: objective %s, %d steps, %d×%d images; writing to %s",
+		verb, o.Model, what, photos, of, s.cfg.Token+" "+s.cfg.Class, s.cfg.Objective, s.cfg.Steps, s.gen.Width, s.gen.Height, s.out)
 }
 
 // interrupted passes err on; when ctx was cancelled it first says where the run's checkpoints

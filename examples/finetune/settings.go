@@ -25,7 +25,7 @@ type settings struct {
 func settingsOf(o options) (settings, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if o.SubjectDir == "" {
+	if o.SubjectDir == "" && o.Subject == "" {
 		bad("--subject-dir DIR is required: a folder of photos of the subject (built-in subjects come with the toy world)")
 	}
 	if strings.TrimSpace(o.Class) == "" {
@@ -69,7 +69,11 @@ func settingsOf(o options) (settings, error) {
 		bad("--gen-steps %d: want at least 1", gen.Steps)
 	}
 	out := o.Out
-	if out == "" {
+	switch {
+	case out != "":
+	case o.Subject != "": // a built-in subject's name is a folder name
+		out = filepath.Join("out", "finetune-"+o.Subject)
+	default:
 		out = filepath.Join("out", "finetune-"+slug(o.Class))
 	}
 	return settings{cfg: cfg, gen: gen, out: out}, errors.Join(errs...)
