@@ -19,6 +19,14 @@
 //	report.json  steps trained, best step and reward, where the weights are, ALIGN-I, ALIGN-T and
 //	             the 0.3-Harmonic reward of the before and after images, and the configuration
 //
+// --compare runs the paper's ablation set instead of one objective: rpo, rpo-no-es (no early
+// stopping), sim (L_sim alone), sim-es (L_sim with early stopping) and dreambooth, one after
+// another from the base model on the same inputs and seed, each in its own subfolder of --out
+// named as report.json keys it (rpo/, rpo_no_early_stopping/, sim/, sim_early_stopping/,
+// dreambooth/). before.png and the base entry are computed once; each objective gets
+// after-<objective>.png, and report.json (base plus an entry per objective) and report.md (a row
+// each) tabulate them. It does not go with --objective, nor (yet) with --resume.
+//
 // Ctrl-C (or SIGTERM) stops after the current step: the best checkpoint stays as it was, the
 // latest state is saved, and the same command with --resume continues the run.
 //
@@ -78,6 +86,7 @@ type options struct {
 	EvalImages      int    // images per evaluation prompt
 	Resume          bool
 	Overwrite       bool
+	Compare         bool // train every objective of objectives in turn and tabulate them
 
 	// Not flags.
 
@@ -110,6 +119,15 @@ var objectives = []struct {
 	{"sim", rpo.ObjectiveSim, "L_sim only, keeps the last weights"},
 	{"sim-es", rpo.ObjectiveSimEarlyStopping, "L_sim only, keeps the best-validated weights"},
 	{"dreambooth", rpo.ObjectiveDreamBooth, "DreamBooth's prior-preservation loss, keeps the last weights"},
+}
+
+// compareNames lists the objectives --compare trains, in order.
+func compareNames() string {
+	names := make([]string, len(objectives))
+	for i, o := range objectives {
+		names[i] = o.name
+	}
+	return strings.Join(names, ", ")
 }
 
 func objectiveHelp() string {
@@ -154,6 +172,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.ClassImages, "class-images", o.ClassImages, "class images DreamBooth generates (--objective dreambooth)")
 	fs.IntVar(&o.EvalPrompts, "eval-prompts", o.EvalPrompts, "DreamBench evaluation prompts in before.png and after.png (1 to 25; the toy world: all 25)")
 	fs.IntVar(&o.EvalImages, "eval-images", o.EvalImages, "images per evaluation prompt in before.png and after.png")
+	fs.BoolVar(&o.Compare, "compare", false, "run the paper's ablation set ("+compareNames()+") one after another on the same inputs and seed, "+
+		"each in its own subfolder of --out, and tabulate them against the base model in one report.json and report.md")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its latest checkpoint, with the settings it was started with")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "start a new run in --out even if it holds one (its generated-image cache is kept)")
 	if err := fs.Parse(args); err != nil {

@@ -13,17 +13,25 @@ import (
 	"github.com/gorpo/gorpo/rpo"
 )
 
-// report is report.json: one entry for the base model ("base") and one for the run, keyed by its
-// objective ("rpo", "sim", ...), as the toy world's report keys its runs; then the settings.
+// report is report.json: one entry for the base model ("base") and one for each run, keyed by
+// its objective ("rpo", "sim", ...), as the toy world's report keys its runs; then the settings.
+// A single run has one run; --compare one per objective, in the order they trained.
 type report struct {
 	Base       *scores
-	Objective  rpo.Objective
-	Run        runReport
-	Config     rpo.Config
+	Runs       []objectiveRun
+	Compare    bool
+	Config     rpo.Config // of the first run (--compare: the objectives' runs differ only in the objective)
 	Generation rpo.Generation
 	Evaluation *evaluation
 	Inputs     inputs
 	Seconds    float64
+}
+
+// objectiveRun is a run's entry under its objective's name.
+type objectiveRun struct {
+	Objective rpo.Objective
+	Run       runReport
+	result    *rpo.Result
 }
 
 // runReport is the run's entry: what training did and how its after.png images score.
@@ -38,6 +46,7 @@ type runReport struct {
 	FinalDir     string            `json:"final_dir,omitempty"` // the last weights' checkpoint
 	Validations  []validationPoint `json:"validations"`         // every validation reward
 	Resumed      bool              `json:"resumed"`             // continued with --resume
+	Dir          string            `json:"dir,omitempty"`       // --compare: the run's folder
 	*scores                        // of after.png's images
 }
 
@@ -54,32 +63,50 @@ type inputs struct {
 	Photos  []string `json:"photos"`
 }
 
-func newReport(o options, s settings, photos []string, ev *evaluation, res *rpo.Result, base, tuned *scores, total time.Duration) *report {
-	r := &report{Base: base, Objective: s.cfg.Objective, Config: s.cfg, Generation: s.gen, Evaluation: ev,
-		Inputs: inputs{Model: o.Model, Reward: o.Reward, Photos: photos}, Seconds: total.Seconds()}
-	r.Run = runReport{StepsTrained: res.StepsTrained, BestStep: res.BestStep, StopReason: res.StopReason,
+// newReport starts the report of the runs in s.out: the base model's scores and the settings.
+func newReport(o options, s settings, photos []string, ev *evaluation, base *scores) *report {
+	return &report{Base: base, Compare: o.Compare, Config: s.cfg, Generation: s.gen, Evaluation: ev,
+		Inputs: inputs{Model: o.Model, Reward: o.Reward, Photos: photos}}
+}
+
+// add adds the entry of a run of settings s: what training did and the scores of its weights.
+func (r *report) add(o options, s settings, res *rpo.Result, tuned *scores) {
+	run := runReport{StepsTrained: res.StepsTrained, BestStep: res.BestStep, StopReason: res.StopReason,
 		Seconds: res.Seconds, Weights: weightsPath(res, s.cfg), BestDir: res.BestDir, FinalDir: res.FinalDir,
 		Validations: []validationPoint{}, Resumed: o.Resume, scores: tuned}
+	if o.Compare {
+		run.Dir = s.out
+	}
 	if !math.IsNaN(res.BestReward) {
-		r.Run.BestReward = &res.BestReward
+		run.BestReward = &res.BestReward
 	}
 	for _, p := range res.Rewards {
 		if !math.IsNaN(p.Reward) && !math.IsInf(p.Reward, 0) {
-			r.Run.Validations = append(r.Run.Validations, validationPoint{p.Step, p.Reward})
+			run.Validations = append(run.Validations, validationPoint{p.Step, p.Reward})
 		}
 	}
-	return r
+	if len(r.Runs) == 0 {
+		r.Config = s.cfg
+	}
+	r.Runs = append(r.Runs, objectiveRun{Objective: s.cfg.Objective, Run: run, result: res})
 }
 
-// MarshalJSON writes the run under its objective's name.
+// MarshalJSON writes each run under its objective's name.
 func (r *report) MarshalJSON() ([]byte, error) {
 	m := map[string]any{
-		string(r.Objective): r.Run,
-		"config":            r.Config,
-		"generation":        r.Generation,
-		"evaluation":        r.Evaluation,
-		"inputs":            r.Inputs,
-		"seconds":           r.Seconds,
+		"config":     r.Config,
+		"generation": r.Generation,
+		"evaluation": r.Evaluation,
+		"inputs":     r.Inputs,
+		"seconds":    r.Seconds,
+	}
+	var names []string
+	for _, run := range r.Runs {
+		m[string(run.Objective)] = run.Run
+		names = append(names, string(run.Objective))
+	}
+	if r.Compare {
+		m["compare"] = names // the objectives, in the order they trained
 	}
 	if r.Base != nil {
 		m["base"] = baseEntry{scores: r.Base}
@@ -96,12 +123,15 @@ type baseEntry struct {
 	*scores
 }
 
-// markdown is report.md: the base model and the run, a row each, as a table.
+// markdown is report.md: the base model and each run, a row each, as a table.
 func (r *report) markdown() string {
 	var b strings.Builder
 	title := "finetune"
 	if r.Inputs.Subject != "" {
 		title += ": " + r.Inputs.Subject
+	}
+	if r.Compare {
+		title += ": the objectives compared"
 	}
 	fmt.Fprintf(&b, "# %s\n\n", title)
 	fmt.Fprintf(&b, "Means over %d evaluation prompts × %d images: ALIGN-I, ALIGN-T and the %g-Harmonic reward by the reward model",
@@ -112,7 +142,12 @@ func (r *report) markdown() string {
 	if r.Base != nil && r.Base.SubjectFidelity != nil {
 		b.WriteString("; subject and prompt fidelity, shares graded by the toy world's judge")
 	}
-	b.WriteString(". Steps and seconds are of training.\n\n")
+	b.WriteString(". Steps and seconds are of training.")
+	if r.Compare {
+		b.WriteString(" Every objective trained from the base model on the same inputs and seed, in its own folder;" +
+			" their images are after-<objective>.png, the base model's before.png.")
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| model | subject_fidelity | prompt_fidelity | align_i | align_t | harmonic_0_3 | steps_trained | best_step | seconds |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name string, sc *scores, steps, best int, seconds float64) {
@@ -130,7 +165,9 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d | %d | %.1f |\n", name, si, pf, ai, at, h, steps, best, seconds)
 	}
 	row("base", r.Base, 0, 0, 0)
-	row(string(r.Objective), r.Run.scores, r.Run.StepsTrained, r.Run.BestStep, r.Run.Seconds)
+	for _, run := range r.Runs {
+		row(string(run.Objective), run.Run.scores, run.Run.StepsTrained, run.Run.BestStep, run.Run.Seconds)
+	}
 	return b.String()
 }
 
@@ -196,4 +233,21 @@ func printSummary(w io.Writer, s settings, res *rpo.Result, ev *evaluation, base
 		}
 	}
 	fmt.Fprintf(w, "  in %s: %s\n", s.out, strings.Join(files, ", "))
+}
+
+// printCompare is the last lines of --compare: each objective's run and where its files are.
+func printCompare(w io.Writer, s settings, r *report, total time.Duration) {
+	fmt.Fprintf(w, "finetune: compared %d objectives in %s\n", len(r.Runs), total.Round(time.Second))
+	for _, run := range r.Runs {
+		res := run.result
+		fmt.Fprintf(w, "  %s: %d steps trained (stopped: %s), weights %s", run.Objective, res.StepsTrained, res.StopReason, run.Run.Weights)
+		if sc := run.Run.scores; sc != nil {
+			fmt.Fprintf(w, "; ALIGN-I / ALIGN-T / %g-Harmonic %.3f / %.3f / %.3f", evalLambda, sc.AlignI, sc.AlignT, sc.Harmony)
+			if sc.SubjectFidelity != nil {
+				fmt.Fprintf(w, ", judge subject / prompt fidelity %.3f / %.3f", *sc.SubjectFidelity, *sc.PromptFidelity)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  in %s: %s, %s, %s, after-<objective>.png, and a folder per objective\n", s.out, beforeFile, reportFile, reportMD)
 }

@@ -31,13 +31,19 @@ const (
 // before.png with the base model, train (or resume), draw after.png with the kept weights, and
 // write report.json and report.md. With --base-model (the toy path, toySetup) the subject,
 // references and training prompts come from the toy world, the embedder is the toy reward model
-// unless --reward is given, and the judge grades the evaluation images. The outcome is printed
-// on stdout, progress on o.log. A cancelled ctx stops the run after its current step; the error
-// then wraps context.Canceled, after run has printed where the checkpoints are.
+// unless --reward is given, and the judge grades the evaluation images. With --compare it trains
+// every objective of objectives in turn, each from the base weights in its own subfolder of
+// --out, shares one before.png and base entry, writes after-<objective>.png for each and one
+// report tabulating them all. The outcome is printed on stdout, progress on o.log. A cancelled
+// ctx stops the run after its current step; the error then wraps context.Canceled, after run has
+// printed where the checkpoints are.
 func run(ctx context.Context, o options, stdout io.Writer) error {
 	start := time.Now()
 	if o.Model == "" && o.BaseModel == "" {
 		return errNoModel
+	}
+	if err := compareConflicts(o); err != nil {
+		return err
 	}
 	log := o.log
 	if log == nil {
@@ -54,6 +60,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	s.compare = o.Compare
 	var photos []image.Image
 	var photoPaths []string
 	if toy != nil {
@@ -62,18 +69,23 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	} else if photos, photoPaths, err = loadPhotos(o.SubjectDir); err != nil {
 		return err
 	}
-	_, statErr := os.Stat(filepath.Join(s.out, rpo.RunFile))
-	switch {
-	case o.Resume:
+	if o.Resume {
 		if s, err = resumeSettings(s, o.explicit); err != nil {
 			return err
 		}
-	case statErr == nil && !o.Overwrite:
-		return fmt.Errorf("--out %s holds an earlier run: --resume continues it, --overwrite starts a new one", s.out)
 	}
-	if o.Reward == "" && toy == nil && (s.cfg.Objective.Preference() || s.cfg.ValidateEvery > 0) {
-		return fmt.Errorf("--reward DIR is required: objective %s uses the ALIGN reward to %s", s.cfg.Objective,
-			map[bool]string{true: "label preferences and validate", false: "validate (--validate-every 0 turns validation off)"}[s.cfg.Objective.Preference()])
+	jobs, err := trainingJobs(o, s)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if !o.Resume && !o.Overwrite && exists(filepath.Join(j.s.out, rpo.RunFile)) {
+			return fmt.Errorf("--out %s holds an earlier run: --resume continues it, --overwrite starts a new one", j.s.out)
+		}
+		if o.Reward == "" && toy == nil && (j.s.cfg.Objective.Preference() || j.s.cfg.ValidateEvery > 0) {
+			return fmt.Errorf("--reward DIR is required: objective %s uses the ALIGN reward to %s", j.s.cfg.Objective,
+				map[bool]string{true: "label preferences and validate", false: "validate (--validate-every 0 turns validation off)"}[j.s.cfg.Objective.Preference()])
+		}
 	}
 
 	// The models.
@@ -88,6 +100,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		if s.gen.Height, s.gen.Width, err = pipe.DefaultSize(); err != nil {
 			return fmt.Errorf("--model: %w (give --size)", err)
 		}
+	}
+	for i := range jobs {
+		jobs[i].s.gen = s.gen
 	}
 	var embedder reward.Embedder
 	if o.Reward != "" {
@@ -106,20 +121,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		embedder = a
 	}
 
-	// The trainer, checked before any image is drawn (Resume builds its own).
+	// The first trainer, checked before any image is drawn (Resume builds its own; the others of
+	// --compare are built on a fresh copy of the base model when their turn comes).
+	t := &trainings{o: o, embedder: embedder, photos: photos, log: log, stdout: stdout}
 	hooks := rpo.Hooks{OnStep: func(step int, _ rpo.Losses) {
 		if o.onStep != nil {
 			o.onStep(step)
 		}
 	}}
-	common := []rpo.TrainerOption{rpo.Logger(log), rpo.WithHooks(hooks)}
+	t.common = []rpo.TrainerOption{rpo.Logger(log), rpo.WithHooks(hooks)}
 	var trainer *rpo.Trainer
 	if !o.Resume {
-		opts := append(common, rpo.OutDir(s.out), rpo.WithGeneration(s.gen))
-		if o.Overwrite {
-			opts = append(opts, rpo.Overwrite())
-		}
-		if trainer, err = rpo.NewTrainer(s.cfg, pipe, embedder, photos, opts...); err != nil {
+		if trainer, err = t.newTrainer(jobs[0].s, pipe); err != nil {
 			return err
 		}
 	}
@@ -137,6 +150,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	t.ev = ev
 	if toy != nil {
 		j, err := judge.Load()
 		if err != nil {
@@ -156,12 +170,16 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, headline(o, s, len(photos)))
 
-	// Before: the base model. An earlier run's after.png and report.json go first: they would
+	// Before: the base model. An earlier run's after images and report go first: they would
 	// describe other weights until this run rewrites them.
 	if err := os.MkdirAll(s.out, 0o755); err != nil {
 		return err
 	}
-	for _, name := range []string{afterFile, reportFile, reportMD} {
+	stale := []string{reportFile, reportMD}
+	for _, j := range jobs {
+		stale = append(stale, j.after)
+	}
+	for _, name := range stale {
 		if err := os.Remove(filepath.Join(s.out, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -178,45 +196,139 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return interrupted(ctx, stdout, s, err)
 	}
 
-	// Training; afterwards the pipeline holds the kept weights.
-	var res *rpo.Result
-	if o.Resume {
-		res, err = rpo.Resume(ctx, s.out, pipe, embedder, photos, common...)
-	} else {
-		res, err = trainer.Run(ctx)
-	}
-	if err != nil {
-		return interrupted(ctx, stdout, s, err)
-	}
-
-	// After: the fine-tuned model, same prompts and seeds.
-	after, err := ev.generate(ctx, pipe, afterFile, log)
-	if err != nil {
-		return interruptedAfter(ctx, stdout, res, err)
-	}
-	if err := ev.writeGrid(filepath.Join(s.out, afterFile), after); err != nil {
-		return err
-	}
-	tuned, err := ev.score(ctx, after)
-	if err != nil {
-		return interruptedAfter(ctx, stdout, res, err)
-	}
-
-	rep := newReport(o, s, photoPaths, ev, res, base, tuned, time.Since(start))
+	// Training, an objective at a time, each from the base weights.
+	rep := newReport(o, s, photoPaths, ev, base)
 	if toy != nil {
 		rep.Inputs.Subject = toy.subject.Name
 		if o.Reward == "" {
 			rep.Inputs.Reward = "the toy reward model (internal/toyworld/rewardmodel, embedded)"
 		}
 	}
+	for k, j := range jobs {
+		if k > 0 {
+			fmt.Fprintf(log, "compare: objective %s (%d of %d), from the base model\n", j.s.cfg.Objective, k+1, len(jobs))
+			if pipe, err = diffusion.LoadPipeline(o.Model); err != nil {
+				return fmt.Errorf("--model: %w", err)
+			}
+			if trainer, err = t.newTrainer(j.s, pipe); err != nil {
+				return err
+			}
+		}
+		res, tuned, err := t.train(ctx, j, pipe, trainer, s.out)
+		if err != nil {
+			return err
+		}
+		rep.add(o, j.s, res, tuned)
+	}
+	rep.Seconds = time.Since(start).Seconds()
 	if err := rep.write(filepath.Join(s.out, reportFile)); err != nil {
 		return err
 	}
 	if err := rep.writeMarkdown(filepath.Join(s.out, reportMD)); err != nil {
 		return err
 	}
-	printSummary(stdout, s, res, ev, base, tuned, time.Since(start))
+	if o.Compare {
+		printCompare(stdout, s, rep, time.Since(start))
+	} else {
+		r := rep.Runs[0]
+		printSummary(stdout, jobs[0].s, r.result, ev, base, r.Run.scores, time.Since(start))
+	}
 	return nil
+}
+
+// compareConflicts reports the flags --compare cannot go with.
+func compareConflicts(o options) error {
+	if !o.Compare {
+		return nil
+	}
+	var errs []error
+	if o.explicit["objective"] || o.Objective != defaultOptions().Objective {
+		errs = append(errs, fmt.Errorf("--compare and --objective %s: choose one (--compare trains every objective in turn: %s)", o.Objective, compareNames()))
+	}
+	if o.Resume {
+		errs = append(errs, errors.New("--compare and --resume: resuming a comparison is not supported yet (start it again, with --overwrite, or resume one objective's subfolder with --objective and --out)"))
+	}
+	return errors.Join(errs...)
+}
+
+// job is one objective's training: its settings (out is its run folder) and the file of its
+// after images in the report's folder.
+type job struct {
+	s     settings
+	after string
+}
+
+// trainingJobs are the trainings o asks for: the one objective of s, or with --compare every
+// objective of objectives, each in the subfolder of s.out named by the objective (as report.json
+// keys it).
+func trainingJobs(o options, s settings) ([]job, error) {
+	if !o.Compare {
+		return []job{{s: s, after: afterFile}}, nil
+	}
+	var jobs []job
+	var errs []error
+	for _, ob := range objectives {
+		js := s
+		js.cfg.Objective = ob.obj
+		js.out = filepath.Join(s.out, string(ob.obj))
+		if err := js.cfg.Validate(); err != nil {
+			for _, e := range flagErrors(err) {
+				errs = append(errs, fmt.Errorf("--compare, objective %s: %w", ob.name, e))
+			}
+		}
+		jobs = append(jobs, job{s: js, after: "after-" + string(ob.obj) + ".png"})
+	}
+	return jobs, errors.Join(errs...)
+}
+
+// trainings is what every training of a run shares: the options, the reward, the photos, the
+// evaluation and the trainer's options.
+type trainings struct {
+	o        options
+	embedder reward.Embedder
+	photos   []image.Image
+	ev       *evaluation
+	common   []rpo.TrainerOption
+	log      io.Writer
+	stdout   io.Writer
+}
+
+// newTrainer builds the trainer of settings s on pipe.
+func (t *trainings) newTrainer(s settings, pipe *diffusion.Pipeline) (*rpo.Trainer, error) {
+	opts := append(append([]rpo.TrainerOption(nil), t.common...), rpo.OutDir(s.out), rpo.WithGeneration(s.gen))
+	if t.o.Overwrite {
+		opts = append(opts, rpo.Overwrite())
+	}
+	return rpo.NewTrainer(s.cfg, pipe, t.embedder, t.photos, opts...)
+}
+
+// train runs trainer (or resumes the run in j.s.out), after which pipe holds the kept weights,
+// then draws the evaluation's images with them into dir/j.after and scores them.
+func (t *trainings) train(ctx context.Context, j job, pipe *diffusion.Pipeline, trainer *rpo.Trainer, dir string) (*rpo.Result, *scores, error) {
+	var res *rpo.Result
+	var err error
+	if t.o.Resume {
+		res, err = rpo.Resume(ctx, j.s.out, pipe, t.embedder, t.photos, t.common...)
+	} else {
+		res, err = trainer.Run(ctx)
+	}
+	if err != nil {
+		return nil, nil, interrupted(ctx, t.stdout, j.s, err)
+	}
+
+	// After: the fine-tuned model, same prompts and seeds.
+	after, err := t.ev.generate(ctx, pipe, j.after, t.log)
+	if err != nil {
+		return nil, nil, interruptedAfter(ctx, t.stdout, j.s, j.after, res, err)
+	}
+	if err := t.ev.writeGrid(filepath.Join(dir, j.after), after); err != nil {
+		return nil, nil, err
+	}
+	tuned, err := t.ev.score(ctx, after)
+	if err != nil {
+		return nil, nil, interruptedAfter(ctx, t.stdout, j.s, j.after, res, err)
+	}
+	return res, tuned, nil
 }
 
 // subjectTokens are the tokens removed from prompts before ALIGN-T: the run's token and the
@@ -245,8 +357,12 @@ func headline(o options, s settings, photos int) string {
 	if o.Subject != "" {
 		of = "renders of toy subject " + o.Subject + ","
 	}
-	return fmt.Sprintf("finetune: %s %s (%s) on %d %s %q: objective %s, %d steps, %d×%d images; writing to %s",
-		verb, o.Model, what, photos, of, s.cfg.Token+" "+s.cfg.Class, s.cfg.Objective, s.cfg.Steps, s.gen.Width, s.gen.Height, s.out)
+	objective := "objective " + string(s.cfg.Objective)
+	if o.Compare {
+		objective = "comparing objectives " + compareNames()
+	}
+	return fmt.Sprintf("finetune: %s %s (%s) on %d %s %q: %s, %d steps, %d×%d images; writing to %s",
+		verb, o.Model, what, photos, of, s.cfg.Token+" "+s.cfg.Class, objective, s.cfg.Steps, s.gen.Width, s.gen.Height, s.out)
 }
 
 // interrupted passes err on; when ctx was cancelled it first says where the run's checkpoints
@@ -270,18 +386,24 @@ func interrupted(ctx context.Context, stdout io.Writer, s settings, err error) e
 	default:
 		fmt.Fprintf(stdout, "  best checkpoint %s: %v\n", best, berr)
 	}
-	fmt.Fprintln(stdout, "  run the same command with --resume to continue")
+	if s.compare {
+		fmt.Fprintln(stdout, "  --compare does not resume yet: run it again with --overwrite, or continue this objective alone with --objective, --out and --resume")
+	} else {
+		fmt.Fprintln(stdout, "  run the same command with --resume to continue")
+	}
 	return err
 }
 
 // interruptedAfter is interrupted for a cancellation after training finished.
-func interruptedAfter(ctx context.Context, stdout io.Writer, res *rpo.Result, err error) error {
+func interruptedAfter(ctx context.Context, stdout io.Writer, s settings, after string, res *rpo.Result, err error) error {
 	if ctx.Err() == nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "finetune: interrupted while drawing %s; training is complete (%d steps), the weights are in %s\n",
-		afterFile, res.StepsTrained, res.WeightsDir)
-	fmt.Fprintf(stdout, "  run the same command with --resume to write %s and %s without training again\n", afterFile, reportFile)
+		after, res.StepsTrained, res.WeightsDir)
+	if !s.compare {
+		fmt.Fprintf(stdout, "  run the same command with --resume to write %s and %s without training again\n", afterFile, reportFile)
+	}
 	return err
 }
 

@@ -18,6 +18,9 @@ type settings struct {
 	cfg rpo.Config
 	gen rpo.Generation // Height and Width 0 until the model's default is known
 	out string
+	// compare is --compare: out is one objective's subfolder of the comparison's folder, or the
+	// comparison's folder itself.
+	compare bool
 }
 
 // settingsOf checks the options that need no file and builds the run's configuration. Errors name
