@@ -3,7 +3,6 @@ package schedule
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 )
 
 // DDIM is diffusers' DDIMScheduler: the non-Markovian sampler of Song, Meng & Ermon,
@@ -13,10 +12,9 @@ import (
 //
 // with t' = t - T/n. η = 0 (the default) is deterministic; η = 1 is DDPM-like.
 type DDIM struct {
-	base
+	discrete
 	finalAlpha float64 // ᾱ before t = 0: 1 (set_alpha_to_one) or ᾱ_0
 	eta        float64
-	rng        *rand.Rand
 }
 
 // NewDDIM builds a DDIM sampler from cfg (any class's config, read as DDIMScheduler's).
@@ -25,7 +23,7 @@ func NewDDIM(cfg Config) (*DDIM, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &DDIM{base: b, finalAlpha: 1, rng: newRand(0)}
+	s := &DDIM{discrete: newDiscrete(b), finalAlpha: 1}
 	if !b.cfg.SetAlphaToOne {
 		s.finalAlpha = b.sched.alpha(0)
 	}
@@ -40,31 +38,6 @@ func (s *DDIM) SetEta(eta float64) error {
 	s.eta = eta
 	return nil
 }
-
-// SetRand implements Stochastic.
-func (s *DDIM) SetRand(r *rand.Rand) { s.rng = r }
-
-// Seed restarts the noise source (used when η > 0) from seed.
-func (s *DDIM) Seed(seed uint64) { s.rng = newRand(seed) }
-
-// SetTimesteps implements Sampler.
-func (s *DDIM) SetTimesteps(n int) error {
-	if err := checkSteps(n, s.numTrain()); err != nil {
-		return err
-	}
-	ts, err := discreteTimesteps(s.cfg.TimestepSpacing, n, s.numTrain(), s.cfg.StepsOffset)
-	if err != nil {
-		return err
-	}
-	s.setInts(n, ts)
-	return nil
-}
-
-// InitNoiseSigma implements Sampler: 1.
-func (s *DDIM) InitNoiseSigma() float64 { return 1 }
-
-// ScaleModelInput implements Sampler: x unchanged.
-func (s *DDIM) ScaleModelInput(x []float32, t float64) ([]float32, error) { return x, nil }
 
 // Step implements Sampler.
 func (s *DDIM) Step(modelOutput []float32, t float64, x []float32) ([]float32, error) {

@@ -2,7 +2,6 @@ package schedule
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 )
 
@@ -15,8 +14,7 @@ import (
 // the posterior variance; "fixed_small_log" is the same) or β̃ ("fixed_large"). No noise is
 // added at t = 0. The noise comes from a seeded source (SetRand), so runs repeat exactly.
 type DDPM struct {
-	base
-	rng *rand.Rand
+	discrete
 }
 
 // NewDDPM builds a DDPM sampler from cfg (any class's config, read as DDPMScheduler's), drawing
@@ -26,33 +24,8 @@ func NewDDPM(cfg Config) (*DDPM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DDPM{base: b, rng: newRand(0)}, nil
+	return &DDPM{discrete: newDiscrete(b)}, nil
 }
-
-// SetRand implements Stochastic.
-func (s *DDPM) SetRand(r *rand.Rand) { s.rng = r }
-
-// Seed restarts the noise source from seed.
-func (s *DDPM) Seed(seed uint64) { s.rng = newRand(seed) }
-
-// SetTimesteps implements Sampler.
-func (s *DDPM) SetTimesteps(n int) error {
-	if err := checkSteps(n, s.numTrain()); err != nil {
-		return err
-	}
-	ts, err := discreteTimesteps(s.cfg.TimestepSpacing, n, s.numTrain(), s.cfg.StepsOffset)
-	if err != nil {
-		return err
-	}
-	s.setInts(n, ts)
-	return nil
-}
-
-// InitNoiseSigma implements Sampler: 1.
-func (s *DDPM) InitNoiseSigma() float64 { return 1 }
-
-// ScaleModelInput implements Sampler: x unchanged.
-func (s *DDPM) ScaleModelInput(x []float32, t float64) ([]float32, error) { return x, nil }
 
 // Step implements Sampler.
 func (s *DDPM) Step(modelOutput []float32, t float64, x []float32) ([]float32, error) {
