@@ -198,23 +198,7 @@ func TestCLIPEmbedImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io := fixtures.IO(t, "preprocess")
-	pixels, shape := fixtures.Float32(t, io, "clip")
-	want, err := m.ImageFeaturesNCHW(context.Background(), pixels, shape)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := m.EmbedImages(context.Background(), preprocessImages(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g, w []float32
-	for i := range got {
-		g, w = append(g, got[i]...), append(w, want[i]...)
-	}
-	if e := fixtures.RelErr(g, w); len(got) != len(want) || e > 1e-5 {
-		t.Fatalf("EmbedImages: %d embeddings, relative error %.3g from the features of transformers' pixels", len(got), e)
-	}
+	checkEmbedImages(t, m, "clip", m.Config.ProjectionDim)
 	if out, err := m.EmbedImages(context.Background(), nil); err != nil || len(out) != 0 {
 		t.Fatalf("no images: %v, %v", out, err)
 	}
@@ -367,4 +351,34 @@ func BenchmarkCLIP(b *testing.B) {
 		}
 		b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "texts/s")
 	})
+}
+
+// imageEmbedder is what CLIP and DINO share for checkEmbedImages.
+type imageEmbedder interface {
+	ImageFeaturesNCHW(ctx context.Context, pixels []float32, shape []int) ([][]float32, error)
+	EmbedImages(ctx context.Context, images []image.Image) ([][]float32, error)
+}
+
+// checkEmbedImages asserts that EmbedImages on the fixture photos (through the model's own
+// processor) gives the features of transformers' pixel values for processor key, dim wide.
+func checkEmbedImages(t *testing.T, m imageEmbedder, key string, dim int) {
+	t.Helper()
+	io := fixtures.IO(t, "preprocess")
+	pixels, shape := fixtures.Float32(t, io, key)
+	want, err := m.ImageFeaturesNCHW(context.Background(), pixels, shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.EmbedImages(context.Background(), preprocessImages(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w []float32
+	for i := range got {
+		g, w = append(g, got[i]...), append(w, want[i]...)
+	}
+	if e := fixtures.RelErr(g, w); len(got) != len(want) || len(got[0]) != dim || e > 1e-5 {
+		t.Fatalf("EmbedImages: %d embeddings of width %d (want %d), relative error %.3g from the features of transformers' pixels",
+			len(got), len(got[0]), dim, e)
+	}
 }

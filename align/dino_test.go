@@ -80,23 +80,7 @@ func TestDINOEmbedImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io := fixtures.IO(t, "preprocess")
-	pixels, shape := fixtures.Float32(t, io, "dino")
-	want, err := d.ImageFeaturesNCHW(context.Background(), pixels, shape)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := d.EmbedImages(context.Background(), preprocessImages(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g, w []float32
-	for i := range got {
-		g, w = append(g, got[i]...), append(w, want[i]...)
-	}
-	if e := fixtures.RelErr(g, w); len(got) != len(want) || len(got[0]) != d.Config.HiddenSize || e > 1e-5 {
-		t.Fatalf("EmbedImages: %d embeddings, relative error %.3g from the class tokens of transformers' pixels", len(got), e)
-	}
+	checkEmbedImages(t, d, "dino", d.Config.HiddenSize)
 }
 
 func TestDINOErrors(t *testing.T) {
