@@ -23,6 +23,9 @@ type ModelIndex struct {
 	Components       map[string]Component // by sub-folder name
 	// Null lists the components written as [null, null], sorted.
 	Null []string
+	// PixelUnshuffle is "pixel_unshuffle", gorpo's extension for pixel-space pipelines whose
+	// U-Net works on folded pixels (Pipeline.PixelUnshuffle); 0 when absent.
+	PixelUnshuffle int
 }
 
 // Component is one model_index.json entry: ["diffusers", "UNet2DConditionModel"].
@@ -55,6 +58,10 @@ func ReadModelIndex(path string) (ModelIndex, error) {
 		case key == "_diffusers_version":
 			_ = json.Unmarshal(value, &idx.DiffusersVersion)
 		case strings.HasPrefix(key, "_"):
+		case key == "pixel_unshuffle":
+			if err := json.Unmarshal(value, &idx.PixelUnshuffle); err != nil || idx.PixelUnshuffle < 0 {
+				return ModelIndex{}, fmt.Errorf("pipeline: %s: pixel_unshuffle %s, want a whole number ≥ 0", path, value)
+			}
 		case bytes.HasPrefix(bytes.TrimSpace(value), []byte("[")):
 			var pair []*string
 			if err := json.Unmarshal(value, &pair); err != nil || len(pair) != 2 {
@@ -123,7 +130,7 @@ func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %s: _class_name %q: not a pipeline this package runs (want %s): %w",
 			filepath.Join(dir, "model_index.json"), idx.ClassName, strings.Join(pipelineClasses, " or "), ErrUnsupportedConfig)
 	}
-	p := &Pipeline{}
+	p := &Pipeline{PixelUnshuffle: idx.PixelUnshuffle}
 	for _, name := range idx.Null {
 		if why, ok := ignoredComponents[name]; ok {
 			p.Notes = append(p.Notes, fmt.Sprintf("%s: absent (null in model_index.json); %s", name, why))

@@ -73,14 +73,19 @@ type trainData struct {
 }
 
 // encodeImages turns [-1, 1] CHW images into x0Sources: VAE posteriors one image at a time (one
-// compiled shape, and the memory of a single image), or the pixels themselves without a VAE.
+// compiled shape, and the memory of a single image), or without a VAE the pixels themselves
+// (folded when the pipeline folds them).
 func encodeImages(ctx context.Context, pipe *diffusion.Pipeline, images [][]float32, height, width int) ([]x0Source, [3]int, error) {
 	out := make([]x0Source, len(images))
 	var shape [3]int
 	for i, px := range images {
-		if pipe.VAE == nil {
-			out[i] = x0Source{mean: px}
-			shape = [3]int{3, height, width}
+		if pipe.VAE == nil { // the pixels, folded as the U-Net sees them
+			x, xs, err := pipe.EncodePixels(px, [4]int{1, 3, height, width})
+			if err != nil {
+				return nil, shape, fmt.Errorf("rpo: image %d: %w", i, err)
+			}
+			out[i] = x0Source{mean: x}
+			shape = [3]int{xs[1], xs[2], xs[3]}
 			continue
 		}
 		mean, logvar, ls, err := pipe.VAE.Encode(ctx, px, [4]int{1, 3, height, width})

@@ -7,7 +7,7 @@
 //	model/          the diffusers folder diffusion.LoadPipeline reads, with TRAINING.md
 //	samples.png     one row per caption: 4 generated images, then 4 renders of the caption
 //	denoise.png     held-out renders, then for t = 100, 300, …, 900 the noisy x_t and the
-//	                U-Net's one-step estimate x̂0 (TRAINING.md lists the ε-MSE per t)
+//	                U-Net's one-step estimate x̂0 (TRAINING.md lists its MSE per t)
 //	loss.tsv        the loss of every step
 //
 // The defaults are the planned GPU run (internal/toyworld/basemodel/PLAN.md: 8000 steps of 256
@@ -222,7 +222,8 @@ func trainingNotes(backendName string, st basemodel.State, startStep int, cfg ba
 		cfg.UNet.BlockOutChannels, cfg.UNet.LayersPerBlock, cfg.Text.NumHiddenLayers, cfg.Text.HiddenSize, vocab, float64(params)/1e6)
 	fmt.Fprintf(&sb, "- steps: %d of %d; training wall time %s (compilation included, data rendering not)\n", st.Step, s.Steps, (time.Duration(st.Seconds) * time.Second).String())
 	fmt.Fprintf(&sb, "- exported weights: %s\n\n", map[bool]string{true: fmt.Sprintf("moving average (EMA %.4g)", s.EMADecay), false: "the trained ones"}[s.EMADecay > 0])
-	fmt.Fprintf(&sb, "Loss (ε-MSE), mean over tenths of the run:\n\n| steps | mean loss |\n|---|---|\n")
+	fmt.Fprintf(&sb, "Loss (%s MSE), mean over tenths of the run:\n\n| steps | mean loss |\n|---|---|\n",
+		map[bool]string{true: "v", false: "ε"}[cfg.Scheduler.PredictionType == "v_prediction"])
 	l := st.Losses
 	for k := range 10 {
 		lo, hi := k*len(l)/10, (k+1)*len(l)/10
@@ -277,11 +278,11 @@ func samples(ctx context.Context, p *diffusion.Pipeline, path string, steps int,
 	return nil
 }
 
-// denoiseTimesteps are the noise levels of denoise.png and of TRAINING.md's ε-MSE table.
+// denoiseTimesteps are the noise levels of denoise.png and of TRAINING.md's x̂0-MSE table.
 var denoiseTimesteps = []int{100, 300, 500, 700, 900}
 
 // denoise writes denoise.png (held-out renders, then per timestep x_t and the one-step x̂0) and
-// returns the ε-MSE table for TRAINING.md.
+// returns the x̂0-MSE table for TRAINING.md.
 func denoise(ctx context.Context, p *diffusion.Pipeline, path string) (string, error) {
 	r, err := basemodel.Denoise(ctx, p, 6, denoiseTimesteps, 1)
 	if err != nil {
@@ -295,7 +296,7 @@ func denoise(ctx context.Context, p *diffusion.Pipeline, path string) (string, e
 		return "", err
 	}
 	var sb strings.Builder
-	sb.WriteString("\nHeld-out ε-MSE by noise level (6 renders GenericScene(2^40+i) with their captions, one U-Net call; denoise.png shows x_t and x̂0):\n\n| t | ε-MSE |\n|---|---|\n")
+	sb.WriteString("\nHeld-out error of the one-step estimate x̂0 by noise level (MSE against the render in [-1, 1]; 6 renders GenericScene(2^40+i) with their captions, one U-Net call; denoise.png shows x_t and x̂0):\n\n| t | x̂0 MSE |\n|---|---|\n")
 	for i, t := range r.Timesteps {
 		fmt.Fprintf(&sb, "| %d | %.4f |\n", t, r.MSE[i])
 	}

@@ -12,11 +12,12 @@
 //     CLIP's pre-tokenizer splits the subject token "[V]" into "[", "v" and "]", byte symbols
 //     already; "sks" is a word of its own;
 //   - the text encoder: transformers' CLIPTextModel (internal/clip), 3 layers of width 64;
-//   - the U-Net: diffusers' UNet2DConditionModel (diffusion.UNet) on 32×32 RGB, channels
-//     32/64/64, cross-attention at 16×16 and 8×8;
-//   - the scheduler: DDIM over DDPM's linear β schedule (see DefaultConfig for why).
+//   - the U-Net: diffusers' UNet2DConditionModel (diffusion.UNet) on 32×32 RGB folded 2×2 into
+//     12 channels at 16×16 (model_index.json's pixel_unshuffle, which diffusion.Pipeline
+//     undoes), channels 32/64/64, cross-attention at 4×4;
+//   - the scheduler: DDIM over DDPM's linear β schedule, v-prediction (see DefaultConfig for why).
 //
-// Trainer trains the text encoder and the U-Net jointly on the ε-prediction MSE, AdamW with
+// Trainer trains the text encoder and the U-Net jointly on the v- (or ε-) prediction MSE, AdamW with
 // gradient clipping, captions dropped to "" 10% of the time (the unconditional embedding of
 // classifier-free guidance), an exponential moving average of the weights for export, fixed
 // shapes (one compiled step), every batch a function of the seed and the step alone (so a

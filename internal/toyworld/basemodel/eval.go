@@ -19,21 +19,27 @@ const HeldOutSeed = 1 << 40
 // DenoiseResult is how well a pipeline's U-Net denoises held-out renders at fixed timesteps.
 type DenoiseResult struct {
 	Timesteps []int
-	MSE       []float64 // ε-MSE per timestep, over the images
+	// MSE per timestep, over the images, of the one-step estimate x̂0 against the render: the
+	// same yardstick for ε- and v-prediction (an ε-MSE at t is this times ᾱ_t/(1−ᾱ_t)).
+	MSE []float64
 	// Rows are NCHW image rows in [-1, 1]: the renders, then for each timestep the noisy input
-	// x_t and the one-step estimate x̂0 = (x_t − √(1−ᾱ_t)·ε̂) / √ᾱ_t.
+	// x_t and the one-step estimate x̂0 (from ε̂: (x_t − √(1−ᾱ_t)·ε̂)/√ᾱ_t; from v̂:
+	// √ᾱ_t·x_t − √(1−ᾱ_t)·v̂).
 	Rows [][]float32
 	N    int
 }
 
 // Denoise noises n held-out renders (GenericScene(HeldOutSeed+i), with their captions) to each
-// timestep with noise from seed and runs the U-Net once: the ε-MSE tells, per noise level, how far
-// training has got (generation from pure noise needs it small at every level), and the x̂0 rows
-// show it.
+// timestep with noise from seed and runs the U-Net once: the error of its one-step estimate
+// tells, per noise level, how far training has got, and the x̂0 rows show it.
 func Denoise(ctx context.Context, p *diffusion.Pipeline, n int, timesteps []int, seed uint64) (DenoiseResult, error) {
 	sched, err := schedule.NewSchedule(p.Scheduler)
 	if err != nil {
 		return DenoiseResult{}, err
+	}
+	velocity := p.Scheduler.PredictionType == "v_prediction"
+	if !velocity && p.Scheduler.PredictionType != "epsilon" {
+		return DenoiseResult{}, fmt.Errorf("basemodel: denoise: prediction_type %q, want epsilon or v_prediction", p.Scheduler.PredictionType)
 	}
 	const side, px = toyworld.Size, toyworld.Size * toyworld.Size
 	x0 := make([]float32, n*3*px)
@@ -77,7 +83,15 @@ func Denoise(ctx context.Context, p *diffusion.Pipeline, n int, timesteps []int,
 		if err != nil {
 			return DenoiseResult{}, err
 		}
-		eps, err := p.UNet.Predict(ctx, xt, [4]int{n, 3, side, side}, tf, emb, [3]int{eshape[0], eshape[1], eshape[2]})
+		in, inShape, err := p.EncodePixels(xt, [4]int{n, 3, side, side})
+		if err != nil {
+			return DenoiseResult{}, err
+		}
+		out, err := p.UNet.Predict(ctx, in, inShape, tf, emb, [3]int{eshape[0], eshape[1], eshape[2]})
+		if err != nil {
+			return DenoiseResult{}, err
+		}
+		pred, _, err := p.DecodeLatents(ctx, out, inShape)
 		if err != nil {
 			return DenoiseResult{}, err
 		}
@@ -85,9 +99,14 @@ func Denoise(ctx context.Context, p *diffusion.Pipeline, n int, timesteps []int,
 		hat := make([]float32, len(xt))
 		var mse float64
 		for i := range hat {
-			d := float64(eps[i] - noise[i])
+			x, y := float64(xt[i]), float64(pred[i])
+			if velocity {
+				hat[i] = float32(math.Sqrt(a)*x - math.Sqrt(1-a)*y)
+			} else {
+				hat[i] = float32((x - math.Sqrt(1-a)*y) / math.Sqrt(a))
+			}
+			d := float64(hat[i] - x0[i])
 			mse += d * d
-			hat[i] = float32((float64(xt[i]) - math.Sqrt(1-a)*float64(eps[i])) / math.Sqrt(a))
 		}
 		res.MSE = append(res.MSE, mse/float64(len(hat)))
 		res.Rows = append(res.Rows, xt, hat)

@@ -187,7 +187,7 @@ func (m *Model) Export(dir string, ema bool, extra map[string][]byte) error {
 }
 
 func (m *Model) writeFolder(dir string, ema bool, extra map[string][]byte) error {
-	if err := writeJSON(filepath.Join(dir, "model_index.json"), modelIndex()); err != nil {
+	if err := writeJSON(filepath.Join(dir, "model_index.json"), m.Config.modelIndex()); err != nil {
 		return err
 	}
 	unetScope, textScope := diffusion.UNetScope, clip.TextModelScope

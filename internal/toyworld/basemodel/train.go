@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/clip"
 	"github.com/gorpo/gorpo/internal/toyworld"
 	"github.com/gorpo/gorpo/schedule"
@@ -60,7 +61,7 @@ type State struct {
 	Settings Settings  `json:"settings"`
 	Step     int       `json:"step"`    // steps done
 	Seconds  float64   `json:"seconds"` // training wall time so far (compilation included), over every resumed part
-	Losses   []float32 `json:"losses"`  // ε-MSE of every step
+	Losses   []float32 `json:"losses"`  // the loss (ε- or v-MSE) of every step
 }
 
 // Progress is reported after every step.
@@ -160,20 +161,30 @@ func (t *Trainer) checkpoint() error {
 	return os.RemoveAll(old)
 }
 
-// build compiles nothing yet: it declares the training graph, one step of
-// AdamW on the ε-MSE of the U-Net conditioned on the text encoder, both trained.
+// build compiles nothing yet: it declares the training graph, one step of AdamW on the MSE
+// between the U-Net's prediction and its target (the noise ε, or v = √ᾱ·ε − √(1−ᾱ)·x0, per the
+// scheduler's prediction_type), the U-Net conditioned on the text encoder, both trained. The
+// renders are noised as 32×32 pixels, then folded as the pipeline folds them.
 func (t *Trainer) build() error {
 	m, s := t.Model, t.Settings
 	sched, err := schedule.NewSchedule(m.Config.Scheduler)
 	if err != nil {
 		return err
 	}
+	fold, velocity := m.Config.fold(), m.Config.Scheduler.PredictionType == "v_prediction"
 	exec, err := model.NewExec(m.backend, m.store, func(scope *model.Scope, x0, ids, noise, ts, lr *Node) (*Node, *Node) {
 		g := x0.Graph()
 		ctxt := clip.TextTransformer(scope.In("text_model"), m.Config.Text, ids, nil).LastHidden
-		xt := schedule.AddNoiseGraph(schedule.AlphasCumprodConst(g, sched), x0, noise, ts)
+		ac := schedule.AlphasCumprodConst(g, sched)
+		xt, target := schedule.AddNoiseGraph(ac, x0, noise, ts), noise
+		if velocity {
+			target = schedule.VelocityGraph(ac, x0, noise, ts)
+		}
+		if fold > 1 {
+			xt, target = diffusion.PixelUnshuffleGraph(xt, fold), diffusion.PixelUnshuffleGraph(target, fold)
+		}
 		pred := m.UNet.Forward(scope.In("unet"), xt, ts, ctxt)
-		loss := ReduceAllMean(Square(Sub(pred, noise)))
+		loss := ReduceAllMean(Square(Sub(pred, target)))
 		ema := s.EMADecay
 		norm := adamW(scope, loss, lr, 0.9, 0.999, 1e-8, s.WeightDecay, s.MaxGradNorm, ema)
 		return loss, norm
