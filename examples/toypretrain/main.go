@@ -6,6 +6,7 @@
 //	checkpoint/     the run's state every --checkpoint-every steps (resumed automatically)
 //	model/          the diffusers folder diffusion.LoadPipeline reads, with TRAINING.md
 //	samples.png     one row per caption: 4 generated images, then 4 renders of the caption
+//	                (TRAINING.md also has the judge's reading of samples of --judge held-out captions)
 //	denoise.png     held-out renders, then for t = 100, 300, …, 900 the noisy x_t and the
 //	                U-Net's one-step estimate x̂0 (TRAINING.md lists its MSE per t)
 //	loss.tsv        the loss of every step
@@ -71,17 +72,18 @@ func main() {
 	sampleSteps := flag.Int("sample-steps", 50, "DDIM steps of samples.png")
 	guidance := flag.Float64("guidance", 3, "classifier-free guidance of samples.png")
 	limit := flag.Duration("time-limit", 0, "stop training after this wall time (0: none), then export")
+	judged := flag.Int("judge", 64, "held-out captions whose samples the judge grades in TRAINING.md (0: none)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *out, s, *every, *ckEvery, *sampleSteps, *guidance, *limit); err != nil {
+	if err := run(ctx, *out, s, *every, *ckEvery, *sampleSteps, *guidance, *limit, *judged); err != nil {
 		fmt.Fprintln(os.Stderr, "toypretrain:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, sampleSteps int, guidance float64, limit time.Duration) error {
+func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, sampleSteps int, guidance float64, limit time.Duration, judged int) error {
 	b, err := backend.Default()
 	if err != nil {
 		return err
@@ -186,6 +188,13 @@ func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, 
 	table, err := denoise(ctx, p, filepath.Join(out, "denoise.png"))
 	if err != nil {
 		return err
+	}
+	if judged > 0 {
+		jt, err := judgeSamples(ctx, p, judged, sampleSteps, guidance, s.Seed)
+		if err != nil {
+			return err
+		}
+		table += jt
 	}
 	if err := safetensors.WriteAtomic(filepath.Join(modelDir, "TRAINING.md"), func(w io.Writer) error {
 		_, err := io.WriteString(w, notes+table)
