@@ -30,18 +30,27 @@
 // Ctrl-C (or SIGTERM) stops after the current step: the best checkpoint stays as it was, the
 // latest state is saved, and the same command with --resume continues the run.
 //
-// The toy world (internal/toyworld) runs the same method end to end on any machine:
+// The toy world (internal/toyworld) runs the same method end to end on any machine, and is what
+// the program does without --model:
 //
-//	go run ./examples/toypretrain --out out/toypretrain   # writes the folder model/
-//	go run ./examples/finetune --base-model out/toypretrain/model --subject stripy_ball
+//	go run ./examples/finetune                            # the first subject, shipped models
+//	go run ./examples/finetune --subject tabby_cat        # another built-in subject
+//	go run ./examples/finetune --base-model out/toypretrain/model   # a base model of your own
 //
-// fine-tunes the toy base-model folder on a built-in subject (--subject, default the first of
+// fine-tunes the toy base model (embedded in the program, or --base-model DIR as
+// examples/toypretrain writes it) on a built-in subject (--subject, default the first of
 // toyworld.Subjects): its rendered references, class word and live flag, the world's 8 training
 // prompts, the embedded toy reward model (unless --reward) and the toy preset of settings
 // (toyPreset). Its report.json also grades the base and fine-tuned images with the toy world's
 // judge (subject_fidelity, prompt_fidelity) over the subject's 25 evaluation prompts, and
-// report.md tabulates it. With no flags at all the program would run the toy world on shipped
-// weights; no trained toy base model ships yet, so it says so and exits.
+// report.md tabulates it.
+//
+// --subject all runs every built-in subject in turn, each as --subject NAME would but into
+// --out/NAME (--out defaults to out/finetune-all), then writes table.md and table.json in --out: a
+// row per subject with the judge's subject and prompt fidelity before and after (and with
+// --compare sim's prompt fidelity), the acceptance test's pass checks and a count of the subjects
+// passing them. --table-only rebuilds the table from the subjects' report.json files. --resume
+// keeps the subjects that finished and continues with the rest.
 package main
 
 import (
@@ -87,6 +96,7 @@ type options struct {
 	Resume          bool
 	Overwrite       bool
 	Compare         bool // train every objective of objectives in turn and tabulate them
+	TableOnly       bool // --subject all: only rebuild the table from the subjects' reports
 
 	// Not flags.
 
@@ -144,14 +154,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: finetune --model DIR --reward DIR --subject-dir DIR --class WORD [flags]")
-		fmt.Fprintln(stderr, "       finetune --base-model DIR [--subject NAME] [flags]   (the toy world)")
+		fmt.Fprintln(stderr, "usage: finetune [--subject NAME] [--base-model DIR] [flags]   (the toy world, shipped models)")
+		fmt.Fprintln(stderr, "       finetune --model DIR --reward DIR --subject-dir DIR --class WORD [flags]")
 		fmt.Fprintln(stderr, "Fine-tunes a Stable Diffusion folder on photos of a subject with RPO; see the package documentation.")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.Model, "model", "", "Stable Diffusion folder in diffusers layout (model_index.json, unet/, vae/, ...)")
-	fs.StringVar(&o.BaseModel, "base-model", "", "toy world: the toy base model's diffusers folder (as examples/toypretrain writes it); runs the toy path")
-	fs.StringVar(&o.Subject, "subject", "", "toy world: the built-in subject to fine-tune on (default the first: "+toySubjectNames()+")")
+	fs.StringVar(&o.BaseModel, "base-model", "", "toy world: a toy base model's diffusers folder (as examples/toypretrain writes it) instead of the shipped one")
+	fs.StringVar(&o.Subject, "subject", "", "toy world: the built-in subject to fine-tune on (default the first: "+toySubjectNames()+
+		"), or all: each in turn into --out/NAME, then a table of them in --out (table.md, table.json)")
 	fs.StringVar(&o.Reward, "reward", "", "ALIGN folder (transformers layout, e.g. kakaobrain/align-base): the reward that labels and validates")
 	fs.StringVar(&o.SubjectDir, "subject-dir", "", "folder of reference photos of the subject (.jpg, .jpeg, .png, read in name order)")
 	fs.StringVar(&o.Class, "class", "", "class word of the subject (\"dog\", \"backpack\"); required with --subject-dir")
@@ -163,7 +174,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.LR, "lr", o.LR, "AdamW learning rate")
 	fs.IntVar(&o.ValidateEvery, "validate-every", o.ValidateEvery, "steps between validations (0: none; only for objectives that keep the last weights)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of every random draw: generated images, labels, noise, evaluation images")
-	fs.StringVar(&o.Out, "out", "", "output folder (default out/finetune-<class>)")
+	fs.StringVar(&o.Out, "out", "", "output folder (default out/finetune-<subject> in the toy world, out/finetune-<class> with --model)")
 	fs.IntVar(&o.GenSteps, "gen-steps", o.GenSteps, "denoising steps of every generated image")
 	fs.Float64Var(&o.Guidance, "guidance", o.Guidance, "classifier-free guidance scale")
 	fs.StringVar(&o.Size, "size", o.Size, "image size in pixels, N or WIDTHxHEIGHT (0: the model's default, 512 for SD 1.x)")
@@ -176,11 +187,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		"each in its own subfolder of --out, and tabulate them against the base model in one report.json and report.md")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its latest checkpoint, with the settings it was started with")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "start a new run in --out even if it holds one (its generated-image cache is kept)")
+	fs.BoolVar(&o.TableOnly, "table-only", false, "with --subject all: train nothing, only rebuild the table from the report.json in each subject's folder of --out")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q: every setting is a flag (see -help)", fs.Arg(0))
+	}
+	if err := allConflicts(o); err != nil {
+		return o, err
 	}
 	o.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
@@ -216,9 +231,6 @@ func main() {
 	stop()
 	switch {
 	case err == nil:
-	case errors.Is(err, errNoModel):
-		fmt.Fprintln(os.Stderr, "finetune:", err)
-		os.Exit(2)
 	case errors.Is(err, context.Canceled):
 		os.Exit(130) // run has said where things are
 	default:
@@ -226,8 +238,3 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// errNoModel is run's answer to a command line without --model or --base-model.
-var errNoModel = errors.New("no model: no trained toy-world base model ships yet, so give --base-model DIR (a toy base " +
-	"model folder, as examples/toypretrain writes it) to run the toy world, or --model DIR (a diffusers Stable " +
-	"Diffusion folder) with --reward DIR (an ALIGN folder), --subject-dir DIR and --class WORD")

@@ -29,7 +29,7 @@ const (
 
 // run fine-tunes as o says: check the flags and read the photos, load the models, draw
 // before.png with the base model, train (or resume), draw after.png with the kept weights, and
-// write report.json and report.md. With --base-model (the toy path, toySetup) the subject,
+// write report.json and report.md. Without --model (the toy path, toySetup) the subject,
 // references and training prompts come from the toy world, the embedder is the toy reward model
 // unless --reward is given, and the judge grades the evaluation images. With --compare it trains
 // every objective of objectives in turn, each from the base weights in its own subfolder of
@@ -38,10 +38,10 @@ const (
 // ctx stops the run after its current step; the error then wraps context.Canceled, after run has
 // printed where the checkpoints are.
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	start := time.Now()
-	if o.Model == "" && o.BaseModel == "" {
-		return errNoModel
+	if o.Subject == allSubjects || o.TableOnly {
+		return runAll(ctx, o, stdout)
 	}
+	start := time.Now()
 	if err := compareConflicts(o); err != nil {
 		return err
 	}
@@ -50,11 +50,13 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		log = os.Stderr
 	}
 	var toy *toySource
-	if o.BaseModel != "" || o.Subject != "" {
+	if o.toy() {
 		var err error
 		if toy, o, err = toySetup(o); err != nil {
 			return err
 		}
+	} else if err := modelConflicts(o); err != nil {
+		return err
 	}
 	s, err := settingsOf(o)
 	if err != nil {

@@ -8,15 +8,18 @@ import (
 	"strings"
 
 	"github.com/gorpo/gorpo/internal/toyworld"
+	"github.com/gorpo/gorpo/internal/toyworld/basemodel"
 	"github.com/gorpo/gorpo/internal/toyworld/judge"
 	"github.com/gorpo/gorpo/rpo"
 )
 
-// The toy path: --base-model DIR (a toy base-model folder) and --subject NAME (a built-in subject
-// of internal/toyworld) in place of --model, --subject-dir and --class.
+// The toy path, the default: the shipped toy base model (or --base-model DIR, a toy base-model
+// folder) and --subject NAME (a built-in subject of internal/toyworld) in place of --model,
+// --subject-dir and --class.
 
-// toy reports whether o asks for the toy world rather than a Stable Diffusion folder.
-func (o options) toy() bool { return o.Model == "" && (o.BaseModel != "" || o.Subject != "") }
+// toy reports whether o asks for the toy world rather than a Stable Diffusion folder: whenever
+// --model is not given.
+func (o options) toy() bool { return o.Model == "" }
 
 // toyPreset is the toy world's own settings, in place of the paper's (which are for SD 1.x at
 // 512×512): the flags it sets, by name, and their values.
@@ -44,7 +47,7 @@ func toyPreset() map[string]any {
 		"val-images":        1,    // 8 images a validation
 		"class-images":      32,
 		"gen-steps":         10, // DDIM, trailing spacing: t = 999 first
-		"guidance":          4.0,
+		"guidance":          2.0,
 		"size":              "32", // toyworld.Size
 		"eval-prompts":      25,   // all of them, as issue 6's report asks
 	}
@@ -101,15 +104,10 @@ type toySource struct {
 }
 
 // toySetup checks the toy path's flags and fills o from the subject: Subject (the first subject
-// when empty), Class, Live, and Model (the base-model folder).
+// when empty), Class, Live, and Model and BaseModel (the base-model folder: the shipped one,
+// written once to the user's cache folder, unless --base-model).
 func toySetup(o options) (*toySource, options, error) {
 	var errs []error
-	if o.Model != "" && o.BaseModel != "" {
-		errs = append(errs, errors.New("--model and --base-model: choose one (a Stable Diffusion folder, or the toy world's base model)"))
-	}
-	if o.Model != "" && o.Subject != "" {
-		errs = append(errs, errors.New("--subject names a toy-world subject, for --base-model; with --model give --subject-dir and --class"))
-	}
 	if o.SubjectDir != "" {
 		errs = append(errs, errors.New("--subject-dir is for your own photos with --model; the toy world renders its subject's references"))
 	}
@@ -134,8 +132,25 @@ func toySetup(o options) (*toySource, options, error) {
 	for _, p := range prompts {
 		t.templates = append(t.templates, p.Text)
 	}
+	if o.BaseModel == "" {
+		if o.BaseModel, err = basemodel.Dir(); err != nil {
+			return nil, o, fmt.Errorf("the shipped toy base model: %w", err)
+		}
+	}
 	o.Class, o.Live, o.Model = sub.Class, sub.Live, o.BaseModel
 	return t, o, nil
+}
+
+// modelConflicts returns an error for toy-world flags given with --model.
+func modelConflicts(o options) error {
+	var errs []error
+	if o.BaseModel != "" {
+		errs = append(errs, errors.New("--model and --base-model: choose one (a Stable Diffusion folder, or the toy world's base model)"))
+	}
+	if o.Subject != "" {
+		errs = append(errs, errors.New("--subject names a toy-world subject, without --model; with --model give --subject-dir and --class"))
+	}
+	return errors.Join(errs...)
 }
 
 // evaluationPrompts are the subject's 25 evaluation prompts, with token, and their intents.

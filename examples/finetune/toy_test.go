@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,7 +141,8 @@ func TestToyRun(t *testing.T) {
 }
 
 // TestToyFlags checks the toy path's command line: the preset fills only what is not given, an
-// unknown subject lists the subjects, and no model at all points at --base-model.
+// unknown subject lists the subjects, toy flags clash with --model, and no flags at all is the
+// toy world on its preset.
 func TestToyFlags(t *testing.T) {
 	o, err := parseFlags([]string{"--base-model", "b", "--steps", "7"}, io.Discard)
 	if err != nil {
@@ -167,11 +167,15 @@ func TestToyFlags(t *testing.T) {
 		t.Errorf("--subject-dir with --base-model: %v", err)
 	}
 	o = defaultOptions()
-	o.Subject = toyworld.Subjects()[1].Name
-	if err := run(context.Background(), o, io.Discard); !errors.Is(err, errNoModel) {
-		t.Errorf("--subject without --base-model: %v, want errNoModel", err)
+	o.Model, o.Subject = filepath.Join(dir, "sd"), toyworld.Subjects()[1].Name
+	if err := run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "--subject names a toy-world subject") {
+		t.Errorf("--subject with --model: %v", err)
 	}
-	if err := run(context.Background(), options{}, io.Discard); !errors.Is(err, errNoModel) || !strings.Contains(err.Error(), "--base-model DIR") {
-		t.Errorf("no flags: %v, want errNoModel naming --base-model DIR", err)
+	o.Subject, o.BaseModel = "", filepath.Join(dir, "toy")
+	if err := run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "--model and --base-model") {
+		t.Errorf("--base-model with --model: %v", err)
+	}
+	if o, err := parseFlags(nil, io.Discard); err != nil || !o.toy() || o.Steps != toyPreset()["steps"] {
+		t.Errorf("no flags: %+v, %v; want the toy path with its preset", o, err)
 	}
 }

@@ -106,16 +106,16 @@ func TestExportLoadsAsPipeline(t *testing.T) {
 }
 
 // A few steps on a tiny data set lower the loss; a run resumed from a checkpoint goes on
-// exactly as the uninterrupted one. The model predicts ε here: 20 steps learn its scale
+// exactly as the uninterrupted one. The model predicts ε here: 40 steps learn its scale
 // (ε-MSE falls from ≈ 1), whereas v-MSE (the default) starts lower and needs the picture's
 // structure to fall, which takes more than a unit test's steps; the v target is package
 // schedule's VelocityGraph, tested against diffusers there.
 func TestTrainLowersLossAndResumes(t *testing.T) {
 	m, d := newTiny(t, 8, "epsilon")
 	s := DefaultSettings()
-	s.Steps, s.Batch, s.Scenes, s.WarmupSteps, s.LearningRate = 20, 8, 8, 0, 3e-3
+	s.Steps, s.Batch, s.Scenes, s.WarmupSteps, s.LearningRate = 40, 8, 8, 0, 3e-3
 	ck := t.TempDir()
-	tr := &Trainer{Model: m, Data: d, Settings: s, Checkpoints: ck, CheckpointEvery: 10}
+	tr := &Trainer{Model: m, Data: d, Settings: s, Checkpoints: ck, CheckpointEvery: 20}
 	defer tr.Finalize()
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -134,13 +134,13 @@ func TestTrainLowersLossAndResumes(t *testing.T) {
 		t.Fatalf("the loss did not fall: %v", l)
 	}
 
-	// Keep the step-20 checkpoint aside, go on to 22 in place, then resume a fresh model from
-	// the copy and go on to 22 too.
+	// Keep the step-40 checkpoint aside, go on to 42 in place, then resume a fresh model from
+	// the copy and go on to 42 too.
 	aside := t.TempDir()
 	if err := os.CopyFS(filepath.Join(aside, CheckpointDir), os.DirFS(filepath.Join(ck, CheckpointDir))); err != nil {
 		t.Fatal(err)
 	}
-	s.Steps = 22
+	s.Steps = 42
 	tr.Settings = s
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -148,15 +148,15 @@ func TestTrainLowersLossAndResumes(t *testing.T) {
 	m2, _ := newTiny(t, 8, "epsilon")
 	tr2 := &Trainer{Model: m2, Data: d, Settings: s, Checkpoints: aside}
 	defer tr2.Finalize()
-	if ok, err := tr2.Resume(); err != nil || !ok || tr2.State().Step != 20 {
+	if ok, err := tr2.Resume(); err != nil || !ok || tr2.State().Step != 40 {
 		t.Fatalf("resume: %v %v at step %d", ok, err, tr2.State().Step)
 	}
 	if err := tr2.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	a, b := tr.State().Losses[20:], tr2.State().Losses[20:]
+	a, b := tr.State().Losses[40:], tr2.State().Losses[40:]
 	if len(a) != 2 || len(b) != 2 || a[0] != b[0] || a[1] != b[1] {
-		t.Fatalf("steps 21-22: in place %v, resumed %v", a, b)
+		t.Fatalf("steps 41-42: in place %v, resumed %v", a, b)
 	}
 
 	// Other settings do not resume.
