@@ -22,5 +22,6 @@
 // classifier-free guidance), an exponential moving average of the weights for export, fixed
 // shapes (one compiled step), every batch a function of the seed and the step alone (so a
 // resumed run is the uninterrupted one), and atomic checkpoints. Model.Export writes the
-// diffusers folder. examples/toypretrain is the command line; PLAN.md sizes the full run.
+// diffusers folder; Load and Dir give the shipped one (model/). examples/toypretrain is the
+// command line; PLAN.md says how the shipped model was sized and made.
 package basemodel

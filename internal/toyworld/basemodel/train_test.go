@@ -90,7 +90,7 @@ func TestExportLoadsAsPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rows, err := d.Images(); err != nil || len(rows) != 3 || len(rows[0]) != 2 || !(d.MSE[0] > 0) {
-		t.Fatalf("denoise: %d rows, ε-MSE %v, %v", len(rows), d.MSE, err)
+		t.Fatalf("denoise: %d rows, x̂0 MSE %v, %v", len(rows), d.MSE, err)
 	}
 	var size int64
 	filepath.Walk(dir, func(_ string, fi os.FileInfo, _ error) error {
