@@ -81,6 +81,9 @@ type options struct {
 	LoRA       int
 	Steps      int
 	LR         float64
+	// LambdaTrain is the λ of the Harmonic reward that labels the preference pairs; Beta the
+	// preference loss's β.
+	LambdaTrain, Beta float64
 	// ValidateEvery is the steps between validations.
 	ValidateEvery   int
 	Seed            uint64
@@ -111,7 +114,8 @@ func defaultOptions() options {
 	cfg, gen := rpo.DefaultConfig(), rpo.DefaultGeneration()
 	return options{
 		Token: cfg.Token, Objective: "rpo", LoRA: cfg.LoRARank,
-		Steps: cfg.Steps, LR: cfg.LearningRate, ValidateEvery: cfg.ValidateEvery, Seed: cfg.Seed,
+		Steps: cfg.Steps, LR: cfg.LearningRate, LambdaTrain: cfg.LambdaTrain, Beta: cfg.Beta,
+		ValidateEvery: cfg.ValidateEvery, Seed: cfg.Seed,
 		GenSteps: gen.Steps, Guidance: gen.Guidance, Size: "0",
 		ImagesPerPrompt: cfg.ImagesPerPrompt, ValImages: cfg.ValidationImagesPerPrompt, ClassImages: cfg.NumClassImages,
 		EvalPrompts: 6, EvalImages: 4,
@@ -172,6 +176,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.LoRA, "lora", o.LoRA, "rank of LoRA adapters on the U-Net's attention projections; 0 fine-tunes the whole U-Net")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "optimiser steps")
 	fs.Float64Var(&o.LR, "lr", o.LR, "AdamW learning rate")
+	fs.Float64Var(&o.LambdaTrain, "lambda-train", o.LambdaTrain, "λ of the Harmonic reward that labels preference pairs (0: ALIGN-T alone, 1: ALIGN-I alone)")
+	fs.Float64Var(&o.Beta, "beta", o.Beta, "β of the preference (DPO) loss")
 	fs.IntVar(&o.ValidateEvery, "validate-every", o.ValidateEvery, "steps between validations (0: none; only for objectives that keep the last weights)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of every random draw: generated images, labels, noise, evaluation images")
 	fs.StringVar(&o.Out, "out", "", "output folder (default out/finetune-<subject> in the toy world, out/finetune-<class> with --model)")

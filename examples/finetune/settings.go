@@ -55,6 +55,7 @@ func settingsOf(o options) (settings, error) {
 	cfg := rpo.DefaultConfig()
 	cfg.Token, cfg.Class, cfg.Live, cfg.Objective = o.Token, o.Class, o.Live, obj
 	cfg.LoRARank, cfg.Steps, cfg.LearningRate, cfg.ValidateEvery, cfg.Seed = o.LoRA, o.Steps, o.LR, o.ValidateEvery, o.Seed
+	cfg.LambdaTrain, cfg.Beta = o.LambdaTrain, o.Beta
 	cfg.ImagesPerPrompt, cfg.ValidationImagesPerPrompt, cfg.NumClassImages = o.ImagesPerPrompt, o.ValImages, o.ClassImages
 	check := cfg // the class and objective errors are reported above
 	if strings.TrimSpace(check.Class) == "" {
@@ -184,6 +185,8 @@ func resumeSettings(s settings, explicit map[string]bool) (settings, error) {
 		{"lora", have.LoRARank, want.LoRARank},
 		{"steps", have.Steps, want.Steps},
 		{"lr", have.LearningRate, want.LearningRate},
+		{"lambda-train", have.LambdaTrain, want.LambdaTrain},
+		{"beta", have.Beta, want.Beta},
 		{"validate-every", have.ValidateEvery, want.ValidateEvery},
 		{"seed", have.Seed, want.Seed},
 		{"images-per-prompt", have.ImagesPerPrompt, want.ImagesPerPrompt},
