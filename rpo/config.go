@@ -105,6 +105,12 @@ type Config struct {
 	// SubjectPrompt is the template of the prompt that describes the reference photos,
 	// "a photo of {V} {class}". It must contain {V}.
 	SubjectPrompt string `json:"subject_prompt"`
+	// ReferencePrompts, when set, gives each reference photo its own prompt template, in the
+	// order of the photos (one per photo, each with {V}), in place of SubjectPrompt: a caption
+	// that names what the photo shows besides the subject ("a {V} {class} on a sofa"), so that
+	// the words, not the token, account for the background. An extension: the paper and the
+	// official code pair every photo with the subject prompt.
+	ReferencePrompts []string `json:"reference_prompts,omitempty"`
 	// TrainingTemplates replaces the paper's 8 training prompt templates when non-empty; each
 	// must contain {V}. Empty: the object or live set of the official code, by Live.
 	TrainingTemplates []string `json:"training_templates,omitempty"`

@@ -167,16 +167,17 @@ type plan struct {
 	cfg         Config
 	pairs       []preference.Pair
 	sampler     *preference.Sampler
-	refOrder    *order // pairs (RPO), the L_sim visits, or references (DreamBooth)
-	classOrder  *order // DreamBooth's class images
-	subject     string
+	refOrder    *order   // pairs (RPO), the L_sim visits, or references (DreamBooth)
+	classOrder  *order   // DreamBooth's class images
+	refPrompts  []string // the prompt of each reference photo
 	classPrompt string
 	simVisits   []visit
 	numClass    int
 }
 
-func newPlan(cfg Config, pairs []preference.Pair, numRefs int, subject, classPrompt string, training []string, numClass int) *plan {
-	p := &plan{cfg: cfg, pairs: pairs, subject: subject, classPrompt: classPrompt, numClass: numClass,
+func newPlan(cfg Config, pairs []preference.Pair, refPrompts []string, classPrompt string, training []string, numClass int) *plan {
+	numRefs := len(refPrompts)
+	p := &plan{cfg: cfg, pairs: pairs, refPrompts: refPrompts, classPrompt: classPrompt, numClass: numClass,
 		sampler: preference.NewSampler(deriveSeed(cfg.Seed, saltLabels))}
 	orderSeed := deriveSeed(cfg.Seed, saltOrder)
 	switch {
@@ -192,7 +193,7 @@ func newPlan(cfg Config, pairs []preference.Pair, numRefs int, subject, classPro
 			}
 		} else {
 			for i := range numRefs {
-				p.simVisits = append(p.simVisits, visit{ref: i, refPrompt: subject, pair: i, other: -1})
+				p.simVisits = append(p.simVisits, visit{ref: i, refPrompt: refPrompts[i], pair: i, other: -1})
 			}
 		}
 		p.refOrder = newOrder(orderSeed, len(p.simVisits))
@@ -214,13 +215,14 @@ func (p *plan) step(step int) ([]visit, error) {
 			if err != nil {
 				return nil, fmt.Errorf("rpo: %w", err)
 			}
-			refPrompt := p.subject
+			refPrompt := p.refPrompts[pair.Reference]
 			if p.cfg.Conditioning == ConditionTrainingPrompt {
 				refPrompt = pair.Prompt
 			}
 			out[k] = visit{ref: pair.Reference, other: pair.Generated, refPrompt: refPrompt, otherPrompt: pair.Prompt, pair: idx, label: y}
 		case p.cfg.Objective.ClassImages():
-			out[k] = visit{ref: p.refOrder.at(i), other: p.classOrder.at(i), refPrompt: p.subject, otherPrompt: p.classPrompt, pair: -1}
+			ref := p.refOrder.at(i)
+			out[k] = visit{ref: ref, other: p.classOrder.at(i), refPrompt: p.refPrompts[ref], otherPrompt: p.classPrompt, pair: -1}
 		default:
 			out[k] = p.simVisits[p.refOrder.at(i)]
 		}

@@ -119,6 +119,26 @@ func SubjectPrompt(cfg Config) (string, error) {
 	return FillPrompt(cfg.SubjectPrompt, cfg.Token, cfg.Class)
 }
 
+// ReferencePrompts returns the prompt each of n reference photos is trained under: cfg's
+// ReferencePrompts filled in, which must then number n, or else the subject prompt n times.
+func ReferencePrompts(cfg Config, n int) ([]string, error) {
+	if len(cfg.ReferencePrompts) == 0 {
+		p, err := SubjectPrompt(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, n)
+		for i := range out {
+			out[i] = p
+		}
+		return out, nil
+	}
+	if len(cfg.ReferencePrompts) != n {
+		return nil, fmt.Errorf("rpo: %d reference prompts for %d reference photos, want one per photo", len(cfg.ReferencePrompts), n)
+	}
+	return fillAll(cfg.ReferencePrompts, cfg.Token, cfg.Class)
+}
+
 // ClassPrompt returns DreamBooth's class prompt of cfg, "a photo of dog". It must not name the
 // subject.
 func ClassPrompt(cfg Config) (string, error) {

@@ -3,8 +3,11 @@ package rpo
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gorpo/gorpo/preference"
 )
 
 // The embedded prompts.json is the shared file, verbatim, when the checkout has it.
@@ -137,5 +140,51 @@ func TestFillPrompt(t *testing.T) {
 	}
 	if _, err := FillPrompt("a {class}", "[V]", "dog"); err == nil || !strings.Contains(err.Error(), "{V}") {
 		t.Errorf("missing token: %v", err)
+	}
+}
+
+// With ReferencePrompts each photo is denoised under its own caption, in every objective; without,
+// under the subject prompt. A count that does not match the photos is an error.
+func TestReferencePrompts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Class = "dog"
+	got, err := ReferencePrompts(cfg, 2)
+	if err != nil || !slices.Equal(got, []string{"a photo of [V] dog", "a photo of [V] dog"}) {
+		t.Fatalf("without ReferencePrompts: %q, %v", got, err)
+	}
+	cfg.ReferencePrompts = []string{"a {V} {class} on a sofa", "a {V} {class} on a bed"}
+	want := []string{"a [V] dog on a sofa", "a [V] dog on a bed"}
+	if got, err = ReferencePrompts(cfg, 2); err != nil || !slices.Equal(got, want) {
+		t.Fatalf("ReferencePrompts: %q, %v; want %q", got, err, want)
+	}
+	if _, err := ReferencePrompts(cfg, 3); err == nil || !strings.Contains(err.Error(), "2 reference prompts for 3 reference photos") {
+		t.Errorf("3 photos, 2 prompts: %v", err)
+	}
+	bad := cfg
+	bad.ReferencePrompts = []string{"a dog on a sofa", "a {V} dog"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "ReferencePrompts[0]") {
+		t.Errorf("a template without {V}: %v", err)
+	}
+
+	training := []string{"a [V] dog on the moon", "a [V] dog in the snow"}
+	pairs := []preference.Pair{
+		{Reference: 0, Generated: 0, Prompt: training[0], RewardReference: 0.5, RewardGenerated: 0.4},
+		{Reference: 1, Generated: 1, Prompt: training[1], RewardReference: 0.2, RewardGenerated: 0.1},
+	}
+	for _, obj := range []Objective{ObjectiveRPO, ObjectiveSim, ObjectiveDreamBooth} {
+		c := cfg
+		c.Objective, c.BatchSize = obj, 2
+		p := newPlan(c, pairs, want, "a photo of dog", training, 3)
+		for step := 1; step <= 4; step++ {
+			vs, err := p.step(step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				if v.refPrompt != want[v.ref] {
+					t.Errorf("%s: reference %d under %q, want %q", obj, v.ref, v.refPrompt, want[v.ref])
+				}
+			}
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ type Trainer struct {
 	prompts    struct {
 		training, validation []string
 		subject, class       string
+		refs                 []string // the prompt of each reference photo (ReferencePrompts)
 	}
 	prediction string
 	sched      *schedule.Schedule
@@ -130,6 +132,9 @@ func NewTrainer(cfg Config, pipe *diffusion.Pipeline, embedder reward.Embedder, 
 		return nil, err
 	}
 	if t.prompts.subject, err = SubjectPrompt(cfg); err != nil {
+		return nil, err
+	}
+	if t.prompts.refs, err = ReferencePrompts(cfg, len(references)); err != nil {
 		return nil, err
 	}
 	if cfg.Objective.ClassImages() {
@@ -652,7 +657,7 @@ func (t *Trainer) setup(ctx context.Context) (*runData, error) {
 	if t.pipe.VAE != nil {
 		d.data.scale = float32(t.pipe.VAE.ScalingFactor())
 	}
-	prompts := append([]string{t.prompts.subject}, t.prompts.training...)
+	prompts := append(slices.Clone(t.prompts.refs), t.prompts.training...)
 	if t.prompts.class != "" {
 		prompts = append(prompts, t.prompts.class)
 	}
@@ -663,6 +668,6 @@ func (t *Trainer) setup(ctx context.Context) (*runData, error) {
 	if others != nil {
 		numOthers = len(others.Images)
 	}
-	d.plan = newPlan(cfg, pairs, len(t.references), t.prompts.subject, t.prompts.class, t.prompts.training, numOthers)
+	d.plan = newPlan(cfg, pairs, t.prompts.refs, t.prompts.class, t.prompts.training, numOthers)
 	return d, nil
 }

@@ -706,7 +706,7 @@ func TestPlanLabels(t *testing.T) {
 	draw := func(seed uint64) (labels []float32, visited []int) {
 		c := cfg
 		c.Seed = seed
-		p := newPlan(c, pairs, 2, "a photo of [V] dog", "", training, 0)
+		p := newPlan(c, pairs, []string{"a photo of [V] dog", "a photo of [V] dog"}, "", training, 0)
 		for step := 1; step <= 20; step++ {
 			vs, err := p.step(step)
 			if err != nil {

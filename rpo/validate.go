@@ -51,6 +51,11 @@ func (c Config) Validate() error {
 	if !strings.Contains(c.SubjectPrompt, TokenPlaceholder) {
 		bad("SubjectPrompt", c.SubjectPrompt, "the template must contain the unique token placeholder %s", TokenPlaceholder)
 	}
+	for i, t := range c.ReferencePrompts {
+		if !strings.Contains(t, TokenPlaceholder) {
+			bad(fmt.Sprintf("ReferencePrompts[%d]", i), t, "the template must contain the unique token placeholder %s", TokenPlaceholder)
+		}
+	}
 	for i, t := range c.TrainingTemplates {
 		if !strings.Contains(t, TokenPlaceholder) {
 			bad(fmt.Sprintf("TrainingTemplates[%d]", i), t, "the template must contain the unique token placeholder %s", TokenPlaceholder)

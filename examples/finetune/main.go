@@ -76,11 +76,17 @@ type options struct {
 	SubjectDir string // reference photos
 	Class      string
 	Token      string
-	Live       bool
-	Objective  string // a flag name of objectives, or an rpo.Objective
-	LoRA       int
-	Steps      int
-	LR         float64
+	// SubjectPrompt is the template of the reference photos' prompt ({V}: the token, {class}).
+	SubjectPrompt string
+	// ReferencePrompts gives each photo its own prompt: "" (none: SubjectPrompt for all),
+	// referenceContexts (the toy world: each render's context), or a file of templates.
+	ReferencePrompts string
+	Live             bool
+	Objective        string // a flag name of objectives, or an rpo.Objective
+	LoRA             int
+	Steps            int
+	Batch            int // pairs (or reference photos) per optimiser step
+	LR               float64
 	// LambdaTrain is the λ of the Harmonic reward that labels the preference pairs; Beta the
 	// preference loss's β.
 	LambdaTrain, Beta float64
@@ -113,8 +119,8 @@ type options struct {
 func defaultOptions() options {
 	cfg, gen := rpo.DefaultConfig(), rpo.DefaultGeneration()
 	return options{
-		Token: cfg.Token, Objective: "rpo", LoRA: cfg.LoRARank,
-		Steps: cfg.Steps, LR: cfg.LearningRate, LambdaTrain: cfg.LambdaTrain, Beta: cfg.Beta,
+		Token: cfg.Token, SubjectPrompt: cfg.SubjectPrompt, Objective: "rpo", LoRA: cfg.LoRARank,
+		Steps: cfg.Steps, Batch: cfg.BatchSize, LR: cfg.LearningRate, LambdaTrain: cfg.LambdaTrain, Beta: cfg.Beta,
 		ValidateEvery: cfg.ValidateEvery, Seed: cfg.Seed,
 		GenSteps: gen.Steps, Guidance: gen.Guidance, Size: "0",
 		ImagesPerPrompt: cfg.ImagesPerPrompt, ValImages: cfg.ValidationImagesPerPrompt, ClassImages: cfg.NumClassImages,
@@ -171,10 +177,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.SubjectDir, "subject-dir", "", "folder of reference photos of the subject (.jpg, .jpeg, .png, read in name order)")
 	fs.StringVar(&o.Class, "class", "", "class word of the subject (\"dog\", \"backpack\"); required with --subject-dir")
 	fs.StringVar(&o.Token, "token", o.Token, "unique token that names the subject in prompts")
+	fs.StringVar(&o.SubjectPrompt, "subject-prompt", o.SubjectPrompt, "the prompt the reference photos are trained under: {V} stands for the token, {class} for the class word")
+	fs.StringVar(&o.ReferencePrompts, "reference-prompts", "", "a prompt for each reference photo instead of --subject-prompt: a file of templates, one line per photo in name order (\"a {V} {class} on a sofa\"), or "+referenceContexts+" in the toy world: each render's caption names the context it was taken in")
 	fs.BoolVar(&o.Live, "live", false, "the subject is alive (a pet): use the live-subject prompt sets")
 	fs.StringVar(&o.Objective, "objective", o.Objective, objectiveHelp())
 	fs.IntVar(&o.LoRA, "lora", o.LoRA, "rank of LoRA adapters on the U-Net's attention projections; 0 fine-tunes the whole U-Net")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "optimiser steps")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "pairs (RPO), or reference photos and class images, per optimiser step")
 	fs.Float64Var(&o.LR, "lr", o.LR, "AdamW learning rate")
 	fs.Float64Var(&o.LambdaTrain, "lambda-train", o.LambdaTrain, "λ of the Harmonic reward that labels preference pairs (0: ALIGN-T alone, 1: ALIGN-I alone)")
 	fs.Float64Var(&o.Beta, "beta", o.Beta, "β of the preference (DPO) loss")

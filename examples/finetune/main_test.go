@@ -380,7 +380,7 @@ func TestParseFlags(t *testing.T) {
 	if got := slug(" Stuffed  Animal "); got != "stuffed-animal" {
 		t.Errorf("slug: %q", got)
 	}
-	s, err := settingsOf(options{Class: "stuffed animal", SubjectDir: "x", Objective: "rpo", Token: "[V]", Steps: 1, LR: 1e-5, Beta: 1,
+	s, err := settingsOf(options{Class: "stuffed animal", SubjectDir: "x", Objective: "rpo", Token: "[V]", SubjectPrompt: "a photo of {V} {class}", Steps: 1, Batch: 1, LR: 1e-5, Beta: 1,
 		ValidateEvery: 1, GenSteps: 1, ImagesPerPrompt: 1, ValImages: 1, ClassImages: 1, EvalPrompts: 1, EvalImages: 1})
 	if err != nil || s.out != filepath.Join("out", "finetune-stuffed-animal") {
 		t.Errorf("default --out %q, %v", s.out, err)

@@ -71,6 +71,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	} else if photos, photoPaths, err = loadPhotos(o.SubjectDir); err != nil {
 		return err
 	}
+	if s.cfg.ReferencePrompts, err = referencePrompts(o.ReferencePrompts, toy, len(photos)); err != nil {
+		return err
+	}
 	if o.Resume {
 		if s, err = resumeSettings(s, o.explicit); err != nil {
 			return err

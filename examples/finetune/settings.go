@@ -48,14 +48,17 @@ func settingsOf(o options) (settings, error) {
 	if o.EvalImages < 1 {
 		bad("--eval-images %d: want at least 1", o.EvalImages)
 	}
+	if o.explicit["subject-prompt"] && o.explicit["reference-prompts"] && o.ReferencePrompts != "" {
+		bad("--subject-prompt and --reference-prompts: choose one (one prompt for every photo, or one for each)")
+	}
 	if o.Resume && o.Overwrite {
 		bad("--resume and --overwrite: choose one (continue the run in --out, or start over)")
 	}
 
 	cfg := rpo.DefaultConfig()
-	cfg.Token, cfg.Class, cfg.Live, cfg.Objective = o.Token, o.Class, o.Live, obj
+	cfg.Token, cfg.Class, cfg.Live, cfg.Objective, cfg.SubjectPrompt = o.Token, o.Class, o.Live, obj, o.SubjectPrompt
 	cfg.LoRARank, cfg.Steps, cfg.LearningRate, cfg.ValidateEvery, cfg.Seed = o.LoRA, o.Steps, o.LR, o.ValidateEvery, o.Seed
-	cfg.LambdaTrain, cfg.Beta = o.LambdaTrain, o.Beta
+	cfg.LambdaTrain, cfg.Beta, cfg.BatchSize = o.LambdaTrain, o.Beta, o.Batch
 	cfg.ImagesPerPrompt, cfg.ValidationImagesPerPrompt, cfg.NumClassImages = o.ImagesPerPrompt, o.ValImages, o.ClassImages
 	check := cfg // the class and objective errors are reported above
 	if strings.TrimSpace(check.Class) == "" {
@@ -115,7 +118,7 @@ func parseSize(s string) (height, width int, err error) {
 
 // configFlags names the flag of each Config field the command line sets.
 var configFlags = map[string]string{
-	"Token": "token", "Class": "class", "Objective": "objective", "LoRARank": "lora", "Steps": "steps",
+	"Token": "token", "SubjectPrompt": "subject-prompt", "ReferencePrompts": "reference-prompts", "Class": "class", "Objective": "objective", "LoRARank": "lora", "Steps": "steps", "BatchSize": "batch",
 	"LearningRate": "lr", "ValidateEvery": "validate-every", "ImagesPerPrompt": "images-per-prompt",
 	"ValidationImagesPerPrompt": "val-images", "NumClassImages": "class-images",
 }
@@ -180,10 +183,13 @@ func resumeSettings(s settings, explicit map[string]bool) (settings, error) {
 	}{
 		{"class", have.Class, want.Class}, // always given
 		{"token", have.Token, want.Token},
+		{"subject-prompt", have.SubjectPrompt, want.SubjectPrompt},
+		{"reference-prompts", have.ReferencePrompts, want.ReferencePrompts},
 		{"live", have.Live, want.Live},
 		{"objective", have.Objective, want.Objective},
 		{"lora", have.LoRARank, want.LoRARank},
 		{"steps", have.Steps, want.Steps},
+		{"batch", have.BatchSize, want.BatchSize},
 		{"lr", have.LearningRate, want.LearningRate},
 		{"lambda-train", have.LambdaTrain, want.LambdaTrain},
 		{"beta", have.Beta, want.Beta},

@@ -29,23 +29,36 @@ func (o options) toy() bool { return o.Model == "" }
 // amplify the model's errors at low noise and the samples fall apart (prompt fidelity 0.10 at
 // 50 steps and guidance 3; PLAN.md in internal/toyworld/basemodel).
 //
-// The learning rate and steps keep the base model's prompt fidelity: measured on stripy_ball (25
-// evaluation prompts × 2 images, 2 cores): this preset, 100 steps at 1e-4: subject / prompt
-// fidelity 0.00 / 0.90 (base 0.00 / 0.92), 65 s in all; 200 steps at 3e-4: 0.00 / 0.80, 90 s.
-// On a base model 1000 training steps younger: RPO 300 steps at 3e-4 0.04 / 0.74, at 1e-3
-// 0.00 / 0.06; L_sim alone, 300 steps at 1e-3: 0.80 / 0.00, a copy of the references, sofa and
-// all. On the shipped model L_sim at 1e-4 for 150 steps gives 0.38 / 0.80, while RPO without
-// early stopping at 1.5e-4 for 150 steps gives 0.04 / 0.88: RPO's preference labels (λ_train 0,
-// ALIGN-T alone) prefer the base model's own samples with probability 0.57 on average, and its
-// preference loss holds the subject back (the README's table). The preset keeps RPO's prompt fidelity; finding
-// settings or labels under which RPO also learns the subject is open work.
+// The fine-tune (stripy_ball, 25 evaluation prompts × 2 images; subject / prompt fidelity,
+// base 0.00 / 0.92; 2 cores; the README has the whole table):
+//
+//   - Each reference is captioned with the context it was rendered in ("a [V] ball on a sofa",
+//     --reference-prompts contexts) rather than "a photo of [V] ball". The base model already
+//     draws the sofa for those words, so the token need not absorb it: L_sim at 1e-4 gives
+//     0.42 / 0.90 captioned (200 steps), against 0.38 / 0.80 under "a photo of [V] ball" and
+//     0.42 / 0.80 under "a [V] ball" (150 steps each). An extension of the paper, which pairs
+//     every photo with the subject prompt; an explicit --subject-prompt turns it off.
+//   - β = 0.1 weights the preference loss. With λ_train = 0 (ALIGN-T alone, the paper's) its
+//     labels are near coin flips (p(reference preferred) 0.43 on average), so L_pre is mostly
+//     noise of weight β/2 per pair on the reference and the generated image, and the generated
+//     images, under the same "[V] ball" prompts as the evaluation, pin the model to the base's
+//     own drawing of the object: at β = 1 RPO learns no subject (200 steps at 1e-4 captioned:
+//     0.06 / 0.92, and at most 0.04 on the other five subjects); at β = 0.1, 300 steps:
+//     0.38 / 0.90.
+//   - 300 steps at 1e-4, validated every 50: 1.5e-4 gives 0.42 / 0.86; 3e-4 washes the samples
+//     out (spotted_cup, L_sim: 0.46 / 0.36).
+//
+// The subjects with fine marks (the cup's dots, the robot's eye and heart) stay under subject
+// fidelity 0.2 at every setting tried: the base model's samples are too soft to carry them.
 func toyPreset() map[string]any {
 	return map[string]any{
-		"steps":             100,  // optimiser steps
+		"steps":             300,  // optimiser steps
 		"lr":                1e-4, // AdamW, constant
-		"validate-every":    25,   // four validations
-		"images-per-prompt": 4,    // |I_gen| = 32 for the 8 training prompts, as the paper
-		"val-images":        1,    // 8 images a validation
+		"beta":              0.1,  // the preference loss's β
+		"reference-prompts": referenceContexts,
+		"validate-every":    50, // six validations
+		"images-per-prompt": 4,  // |I_gen| = 32 for the 8 training prompts, as the paper
+		"val-images":        1,  // 8 images a validation
 		"class-images":      32,
 		"gen-steps":         10, // DDIM, trailing spacing: t = 999 first
 		"guidance":          2.0,
@@ -81,6 +94,13 @@ func withToyPreset(o options) options {
 			o.Size = v.(string)
 		case "eval-prompts":
 			o.EvalPrompts = v.(int)
+		case "beta":
+			o.Beta = v.(float64)
+		case "reference-prompts":
+			if o.explicit["subject-prompt"] {
+				continue // the photos go under the given subject prompt
+			}
+			o.ReferencePrompts = v.(string)
 		default:
 			panic("finetune: toyPreset: no flag " + name)
 		}

@@ -178,4 +178,21 @@ func TestToyFlags(t *testing.T) {
 	if o, err := parseFlags(nil, io.Discard); err != nil || !o.toy() || o.Steps != toyPreset()["steps"] {
 		t.Errorf("no flags: %+v, %v; want the toy path with its preset", o, err)
 	}
+
+	// The preset captions each reference with its context, unless a subject prompt is given;
+	// both given is an error.
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.ReferencePrompts != referenceContexts || o.Beta != toyPreset()["beta"] {
+		t.Errorf("no flags: reference prompts %q, β %g; want %q and the preset's β", o.ReferencePrompts, o.Beta, referenceContexts)
+	}
+	o, err = parseFlags([]string{"--subject-prompt", "a photo of {V} {class}"}, io.Discard)
+	if err != nil || o.ReferencePrompts != "" || o.SubjectPrompt != "a photo of {V} {class}" {
+		t.Errorf("--subject-prompt: reference prompts %q, subject prompt %q, %v; want none and the given one", o.ReferencePrompts, o.SubjectPrompt, err)
+	}
+	o, err = parseFlags([]string{"--subject-prompt", "a {V} {class}", "--reference-prompts", referenceContexts}, io.Discard)
+	if err == nil {
+		_, err = settingsOf(o)
+	}
+	if err == nil || !strings.Contains(err.Error(), "--subject-prompt and --reference-prompts: choose one") {
+		t.Errorf("--subject-prompt with --reference-prompts: %v", err)
+	}
 }
