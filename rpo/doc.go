@@ -12,6 +12,8 @@
 //  4. Only the U-Net trains, on L = L_sim + L_pre: the denoising error on the reference photo, plus
 //     the binary cross-entropy of σ(β·ℓ) against y, where ℓ compares how much the trained U-Net
 //     improves over a frozen copy of the base U-Net on the reference versus the generated image.
+//     The reference photo is denoised under the subject prompt ("a photo of [V] dog"), or under
+//     its own caption when Config.ReferencePrompts gives one per photo (an extension).
 //  5. Every few steps the model generates validation images; the λ_val-Harmonic reward (0.3) keeps
 //     the best checkpoint (early stopping).
 //
