@@ -17,7 +17,10 @@
 // on GOMLX_BACKEND (the Go backend by default; xla:/path/to/pjrt_plugin.so on a GPU).
 // Interrupted (Ctrl-C, SIGTERM), it checkpoints and stops; run the same command again to go on.
 // With --time-limit it stops training at that wall time, checkpoints, and still exports the
-// model and samples, saying in TRAINING.md how far it got.
+// model and samples, saying in TRAINING.md how far it got. With --init it starts from an exported
+// model's weights (--init shipped: the shipped one) with a fresh optimiser and schedule, so that
+// training can go on across sessions from what the repository ships; TRAINING.md records the
+// command, --init included.
 //
 //	GOEXPERIMENT=simd go run ./examples/toypretrain --out out/toypretrain
 package main
@@ -75,6 +78,7 @@ func main() {
 	guidance := flag.Float64("guidance", 2, "classifier-free guidance of samples.png and of the judged samples")
 	limit := flag.Duration("time-limit", 0, "stop training after this wall time (0: none), then export")
 	judged := flag.Int("judge", 64, "held-out captions whose samples the judge grades in TRAINING.md (0: none)")
+	flag.StringVar(&initFrom, "init", "", "start from the weights of this exported model folder (\"shipped\": the shipped base model) instead of random ones; a checkpoint in --out still wins")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,6 +88,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// initFrom is --init: a model folder to start from, "shipped", or "" for random weights.
+var initFrom string
 
 func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, sampleSteps int, guidance float64, limit time.Duration, judged int) error {
 	b, err := backend.Default()
@@ -127,6 +134,18 @@ func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, 
 		}
 	}
 	fmt.Printf("%.2fM parameters\n", float64(params)/1e6)
+	if initFrom != "" {
+		dir := initFrom
+		if dir == "shipped" {
+			if dir, err = basemodel.Dir(); err != nil {
+				return err
+			}
+		}
+		if err := m.InitFrom(dir); err != nil {
+			return err
+		}
+		fmt.Printf("weights from %s\n", initFrom)
+	}
 	tr := &basemodel.Trainer{Model: m, Data: data, Settings: s, Checkpoints: out, CheckpointEvery: ckEvery}
 	defer tr.Finalize()
 	if ok, err := tr.Resume(); err != nil {
