@@ -36,7 +36,7 @@ type Trainer struct {
 	gen        Generation // opts.gen with the image size resolved
 	prompts    struct {
 		training, validation []string
-		subject, class       string
+		class                string
 		refs                 []string // the prompt of each reference photo (ReferencePrompts)
 	}
 	prediction string
@@ -129,9 +129,6 @@ func NewTrainer(cfg Config, pipe *diffusion.Pipeline, embedder reward.Embedder, 
 		return nil, err
 	}
 	if t.prompts.validation, err = ValidationPrompts(cfg); err != nil {
-		return nil, err
-	}
-	if t.prompts.subject, err = SubjectPrompt(cfg); err != nil {
 		return nil, err
 	}
 	if t.prompts.refs, err = ReferencePrompts(cfg, len(references)); err != nil {
