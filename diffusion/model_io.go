@@ -22,7 +22,19 @@ import (
 type LoadOption func(*loadOptions)
 
 type loadOptions struct {
-	variant string
+	variant        string
+	allowNonFinite bool
+}
+
+// ErrNonFiniteWeights is wrapped by the error of a loader that found NaN or ±Inf values in a
+// model's weights; the error lists the tensors. Such a model outputs NaN, and a fine-tune of it
+// would train on NaN losses, so loading refuses it unless AllowNonFinite is given.
+var ErrNonFiniteWeights = weights.ErrNonFinite
+
+// AllowNonFinite makes the loaders accept weights that hold NaN or ±Inf values (refused by
+// default with an error wrapping ErrNonFiniteWeights), to inspect or repair such a model.
+func AllowNonFinite() LoadOption {
+	return func(o *loadOptions) { o.allowNonFinite = true }
 }
 
 // Variant makes LoadPipeline (and LoadUNet, LoadVAE, LoadTextEncoder) read the weights files of
@@ -96,6 +108,7 @@ func loadModel[C, M any](what, dir string, files weightsFiles, opts []LoadOption
 	if err != nil {
 		return zero, fmt.Errorf("%s: %w", what, err)
 	}
+	f.AllowNonFinite = o.allowNonFinite
 	m, err := build(cfg, f)
 	if err != nil {
 		return zero, fmt.Errorf("%s: %w", what, err)

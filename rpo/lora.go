@@ -107,6 +107,14 @@ func NewLoRA(u *diffusion.UNet, rank int, alpha float64, seed uint64) (*LoRA, er
 	if err != nil {
 		return nil, err
 	}
+	for _, m := range l.modules {
+		// B·A has rank at most min(in, out): a larger rank only adds parameters (and a rank from a
+		// typo, memory: A alone is rank × in floats per module).
+		if rank > min(m.in, m.out) {
+			return nil, fmt.Errorf("rpo: LoRA rank %d exceeds the %d×%d projection %s: want a rank ≤ %d (the smallest adapted projection's)",
+				rank, m.out, m.in, m.name, minDim(l.modules))
+		}
+	}
 	r := rand.New(rand.NewPCG(seed, 0x4c6f5241)) // "LoRA"
 	values := make(map[string]*tensors.Tensor, 2*len(l.modules))
 	for _, m := range l.modules {
@@ -412,4 +420,15 @@ func variableFloat32(v *model.Variable, dims ...int) ([]float32, error) {
 		return nil, fmt.Errorf("%s: %w", v.Path(), err)
 	}
 	return data, nil
+}
+
+// minDim is the smallest input or output width among the adapted modules.
+func minDim(modules []*loraModule) int {
+	n := 0
+	for i, m := range modules {
+		if d := min(m.in, m.out); i == 0 || d < n {
+			n = d
+		}
+	}
+	return n
 }

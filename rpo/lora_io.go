@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/safetensors"
+	"github.com/gorpo/gorpo/internal/weights"
 )
 
 // LoRAWeightName is the adapter file's name in a folder, the one diffusers' save_lora_weights
@@ -181,6 +182,19 @@ func LoadLoRA(u *diffusion.UNet, path string) (*LoRA, error) {
 	}
 	if len(missing)+len(misShaped)+len(unexpected) > 0 {
 		return nil, loraMismatchError(path, rank, missing, unexpected, misShaped)
+	}
+
+	var nonFinite []string
+	for _, m := range l.modules {
+		for _, x := range []*safetensors.Tensor{found[m.name].a, found[m.name].b} {
+			if k := x.NonFinite(); k > 0 {
+				nonFinite = append(nonFinite, fmt.Sprintf("%s (%d of %d values)", x.Name, k, x.Size()))
+			}
+		}
+	}
+	if len(nonFinite) > 0 {
+		return nil, fmt.Errorf("rpo: loading LoRA from %s: %d tensors hold NaN or Inf values: %s: %w",
+			path, len(nonFinite), strings.Join(nonFinite, ", "), weights.ErrNonFinite)
 	}
 
 	alpha, err := loraAlpha(f.Metadata, rank)

@@ -2,8 +2,10 @@ package rpo
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -355,7 +357,7 @@ func TestLoRABadInput(t *testing.T) {
 	for _, c := range []struct {
 		rank  int
 		alpha float64
-	}{{0, 1}, {-2, 1}, {4, -1}} {
+	}{{0, 1}, {-2, 1}, {4, -1}, {1 << 40, 1}, {33, 1}} { // the fixture's projections are 32 wide
 		if _, err := NewLoRA(u, c.rank, c.alpha, 0); err == nil {
 			t.Errorf("NewLoRA(rank %d, alpha %g): no error", c.rank, c.alpha)
 		}
@@ -423,6 +425,15 @@ func TestLoRABadInput(t *testing.T) {
 		}), true, []string{"mis-shaped (1)", q + ".lora_A.weight: file [2 32], want [4 32]"}},
 		{"metadata rank", rewrite("meta.safetensors", map[string]string{"lora_adapter_metadata": `{"unet.r": 8, "unet.lora_alpha": 8}`}, same),
 			false, []string{"unet.r = 8", "rank 4"}},
+		{"NaN in an adapter", rewrite("nan.safetensors", nil, func(x *safetensors.Tensor) *safetensors.Tensor {
+			if x.Name == q+".lora_B.weight" {
+				v, _ := x.Float32()
+				v[1] = float32(math.NaN())
+				return safetensors.FromFloat32(x.Name, x.Shape, v)
+			}
+			return x
+		}), false, []string{"NaN or Inf", q + ".lora_B.weight (1 of"}},
+		{"rank 2^62", hugeRankFile(t, q), false, []string{q + ".lora_A.weight", "shape [4611686018427387904 32]"}},
 		{"rank pattern", rewrite("pattern.safetensors", map[string]string{"lora_adapter_metadata": `{"unet.r": 4, "unet.lora_alpha": 4, "unet.rank_pattern": {"to_q": 2}}`}, same),
 			false, []string{"rank_pattern", "not supported"}},
 	} {
@@ -445,4 +456,17 @@ func TestLoRABadInput(t *testing.T) {
 	if got := loraValues(t, l); len(got) != 2*len(l.Modules()) {
 		t.Fatalf("a failed load changed the Store: %d adapter variables", len(got))
 	}
+}
+
+// hugeRankFile is a LoRA file whose header claims a lora_A of rank 2^62 backed by no data (issue
+// 12: it used to load, and Merge then panicked).
+func hugeRankFile(t *testing.T, module string) string {
+	t.Helper()
+	h := `{"` + module + `.lora_A.weight":{"dtype":"F32","shape":[4611686018427387904,32],"data_offsets":[0,0]}}`
+	data := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	path := filepath.Join(t.TempDir(), "huge.safetensors")
+	if err := os.WriteFile(path, append(data, h...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -27,6 +27,13 @@ import (
 // BaseUNetScope and AdamW's state under DefaultOptimizerScope); with Config.LoRARank > 0 only
 // LoRA adapters train (under LoRAScope), attached to the U-Net. Either way the pipeline samples
 // the current weights, which is how validation works, and after Run it holds the kept weights.
+//
+// Concurrency: a Trainer runs one Run or Resume at a time (a second concurrent call returns an
+// error at once), and while it runs it owns the pipeline and its U-Net's Store: nothing else may
+// use the pipeline until Run returns. Hooks run on the training goroutine. Two Trainers (or two
+// processes) must not share an OutDir: Run takes a lock file there (OutDir/.lock) and refuses a
+// folder another live run holds. The embedder may be shared with other goroutines if its own
+// documentation allows it (the align and reward packages' embedders do).
 type Trainer struct {
 	cfg        Config
 	pipe       *diffusion.Pipeline
@@ -52,6 +59,7 @@ type Trainer struct {
 	step       int
 	lastLoss   float64
 	lastReward float64
+	finiteAt   int // the step whose trained weights checkWeights last found finite (-1: none)
 }
 
 // Result is what a run achieved.
@@ -190,6 +198,12 @@ func (t *Trainer) OutDir() string { return t.opts.outDir }
 // (the state after its last complete step; OutDir/best is never touched) and returns an error
 // wrapping ctx.Err(). Resume continues it.
 //
+// A run that diverges stops at the first step whose loss or gradient norm is NaN or ±Inf, or at
+// the first checkpoint whose trained weights hold such values, with an error wrapping
+// ErrNonFinite (a *NonFiniteError naming the step): nothing more is written, latest/ keeps the
+// last state with finite weights and best/ is never given non-finite weights. The pipeline's
+// U-Net is then left as the diverged step made it; load the checkpoint to use it.
+//
 // Run refuses an OutDir that holds an earlier run (its run.json) unless the Overwrite option is
 // given.
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
@@ -217,7 +231,7 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 	start := time.Now()
 	cfg, out := t.cfg, t.opts.outDir
 	t.rep = newReporter(t.opts.logger, t.opts.display, t.opts.progress)
-	t.step, t.lastLoss, t.lastReward = 0, math.NaN(), math.NaN()
+	t.step, t.lastLoss, t.lastReward, t.finiteAt = 0, math.NaN(), math.NaN(), -1
 	defer t.rep.finish()
 
 	// The output folder and the base model's identity.
@@ -358,6 +372,12 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 		if err != nil {
 			return nil, err
 		}
+		if err := t.checkStep(t.step+1, r, st.lastLatest); err != nil {
+			// The step's update is in the weights now: write nothing more.
+			t.rep.finish()
+			t.rep.logf("%v", err)
+			return nil, err
+		}
 		t.step++
 		t.lastLoss = r.losses.Total()
 		if err := metrics.WriteStep(StepMetrics{Step: t.step, Losses: r.losses, LearningRate: r.lr, GradNorm: r.gradNorm}); err != nil {
@@ -394,6 +414,10 @@ func (t *Trainer) validateStep(ctx context.Context, m *trainedModel, d *runData,
 	cfg, out, step := t.cfg, t.opts.outDir, t.step
 	v, err := t.validate(ctx, d.scorer, step)
 	if err != nil {
+		return err
+	}
+	// Weights gone NaN or Inf are never validated into best/ (nor written to latest/).
+	if err := t.finiteWeights(m, st); err != nil {
 		return err
 	}
 	// From here on the validation completes: no cancellation point until latest/ is written.
@@ -444,6 +468,20 @@ func (t *Trainer) validateStep(ctx context.Context, m *trainedModel, d *runData,
 	return t.writeLatest(m, st)
 }
 
+// finiteWeights checks the trained weights at the current step (once per step) before they are
+// written anywhere; a *NonFiniteError when they hold NaN or Inf, logged.
+func (t *Trainer) finiteWeights(m *trainedModel, st *runState) error {
+	if t.finiteAt == t.step {
+		return nil
+	}
+	if err := t.checkWeights(m, st.lastLatest); err != nil {
+		t.rep.logf("%v", err)
+		return err
+	}
+	t.finiteAt = t.step
+	return nil
+}
+
 // checkpointState is the CheckpointState of the run now.
 func (t *Trainer) checkpointState(st *runState) (CheckpointState, error) {
 	s := CheckpointState{Step: t.step, ConfigHash: t.cfg.Hash()}
@@ -462,6 +500,9 @@ func (t *Trainer) checkpointState(st *runState) (CheckpointState, error) {
 func (t *Trainer) writeLatest(m *trainedModel, st *runState) error {
 	if t.step == 0 {
 		return nil // nothing trained: no optimiser state to save, and nothing to resume
+	}
+	if err := t.finiteWeights(m, st); err != nil {
+		return err
 	}
 	state, err := t.checkpointState(st)
 	if err != nil {
@@ -532,6 +573,9 @@ func (t *Trainer) finish(m *trainedModel, st *runState, start time.Time) (*Resul
 	} else {
 		finalDir := filepath.Join(out, FinalCheckpoint)
 		if !m.hasWeights(finalDir) || !sameStep(finalDir, t.step) {
+			if err := t.finiteWeights(m, st); err != nil {
+				return nil, err
+			}
 			state, err := t.checkpointState(st)
 			if err != nil {
 				return nil, err

@@ -96,7 +96,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	// The models.
 	pipe, err := diffusion.LoadPipeline(o.Model)
 	if err != nil {
-		return fmt.Errorf("--model: %w", err)
+		return fmt.Errorf("%s: %w", modelFlag(o, toy), err)
 	}
 	for _, note := range pipe.Notes {
 		fmt.Fprintln(log, "model:", note)
@@ -213,7 +213,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		if k > 0 {
 			fmt.Fprintf(log, "compare: objective %s (%d of %d), from the base model\n", j.s.cfg.Objective, k+1, len(jobs))
 			if pipe, err = diffusion.LoadPipeline(o.Model); err != nil {
-				return fmt.Errorf("--model: %w", err)
+				return fmt.Errorf("%s: %w", modelFlag(o, toy), err)
 			}
 			if trainer, err = t.newTrainer(j.s, pipe); err != nil {
 				return err
@@ -239,6 +239,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		printSummary(stdout, jobs[0].s, r.result, ev, base, r.Run.scores, time.Since(start))
 	}
 	return nil
+}
+
+// modelFlag names the flag the base model came from: --model, or in the toy world --base-model
+// (the shipped model when not given).
+func modelFlag(o options, toy *toySource) string {
+	switch {
+	case toy == nil:
+		return "--model"
+	case o.explicit["base-model"]:
+		return "--base-model"
+	}
+	return "the shipped toy base model"
 }
 
 // compareConflicts reports the flags --compare cannot go with.
@@ -318,6 +330,10 @@ func (t *trainings) train(ctx context.Context, j job, pipe *diffusion.Pipeline, 
 		res, err = trainer.Run(ctx)
 	}
 	if err != nil {
+		var nf *rpo.NonFiniteError
+		if errors.As(err, &nf) {
+			return nil, nil, diverged(j.s, nf)
+		}
 		return nil, nil, interrupted(ctx, t.stdout, j.s, err)
 	}
 
@@ -397,6 +413,14 @@ func interrupted(ctx context.Context, stdout io.Writer, s settings, err error) e
 		fmt.Fprintln(stdout, "  run the same command with --resume to continue")
 	}
 	return err
+}
+
+// diverged is the error of a run that stopped on a NaN or Inf loss, gradient norm or weights:
+// what happened, what is on disk, and what to try. No after.png or report is written.
+func diverged(s settings, nf *rpo.NonFiniteError) error {
+	return fmt.Errorf("%w\n  best/ never holds non-finite weights; no after.png nor report was written"+
+		"\n  try a lower --lr than %g (e.g. %.3g) with --overwrite; --resume would keep this run's --lr",
+		nf, s.cfg.LearningRate, s.cfg.LearningRate/10)
 }
 
 // interruptedAfter is interrupted for a cancellation after training finished.

@@ -10,6 +10,7 @@
 package safetensors
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -35,13 +36,55 @@ type Tensor struct {
 	Data  []byte // raw little-endian bytes
 }
 
-// Size is the number of elements (1 for a scalar).
+// Size is the number of elements (1 for a scalar). For a tensor Parse returned it is exact; for
+// one built by hand whose shape product overflows an int it is -1 (see CheckedSize).
 func (t *Tensor) Size() int {
-	n := 1
-	for _, d := range t.Shape {
-		n *= d
+	n, ok := CheckedSize(t.Shape)
+	if !ok {
+		return -1
 	}
 	return n
+}
+
+// CheckedSize is the product of dims, and false when a dimension is negative or the product
+// overflows an int (or exceeds maxElements, far beyond any file this package can hold).
+func CheckedSize(dims []int) (int, bool) {
+	n := 1
+	for _, d := range dims {
+		if d < 0 {
+			return 0, false
+		}
+		if d == 0 {
+			n = 0
+			continue
+		}
+		if n > maxElements/d {
+			return 0, false
+		}
+		n *= d
+	}
+	if n > maxElements {
+		return 0, false
+	}
+	return n, true
+}
+
+// maxElements bounds a tensor's element count: 2^56, so that elements × 8 bytes never overflows
+// an int64.
+const maxElements = 1 << 56
+
+// checkData reports whether t.Data holds exactly the bytes its dtype and shape call for, the
+// guard of every conversion below (a Tensor may be built by hand).
+func (t *Tensor) checkData() error {
+	n, ok := CheckedSize(t.Shape)
+	es := ElemSize(t.DType)
+	if !ok {
+		return fmt.Errorf("safetensors: tensor %q: shape %v has a negative dimension or too many elements", t.Name, t.Shape)
+	}
+	if es != 0 && len(t.Data) != n*es {
+		return fmt.Errorf("safetensors: tensor %q: %d bytes of data for %s%v, want %d", t.Name, len(t.Data), t.DType, t.Shape, n*es)
+	}
+	return nil
 }
 
 // ElemSize is the size in bytes of one element of dtype, or 0 if unknown.
@@ -61,6 +104,9 @@ func ElemSize(dtype string) int {
 
 // Float32 returns the values converted to float32, for F32, F16, BF16 and F64 tensors.
 func (t *Tensor) Float32() ([]float32, error) {
+	if err := t.checkData(); err != nil {
+		return nil, err
+	}
 	n := t.Size()
 	out := make([]float32, n)
 	d := t.Data
@@ -89,6 +135,9 @@ func (t *Tensor) Float32() ([]float32, error) {
 
 // Int64 returns the values of an I64 or I32 tensor as int64.
 func (t *Tensor) Int64() ([]int64, error) {
+	if err := t.checkData(); err != nil {
+		return nil, err
+	}
 	n := t.Size()
 	out := make([]int64, n)
 	switch t.DType {
@@ -104,6 +153,50 @@ func (t *Tensor) Int64() ([]int64, error) {
 		return nil, fmt.Errorf("safetensors: tensor %q has dtype %s, want an integer dtype (I64, I32)", t.Name, t.DType)
 	}
 	return out, nil
+}
+
+// NonFinite counts the NaN and ±Inf values of a float tensor (F32, F16, BF16, F64) from their bit
+// patterns, without converting; other dtypes have none.
+func (t *Tensor) NonFinite() int {
+	if t.checkData() != nil {
+		return 0
+	}
+	d, n := t.Data, 0
+	switch t.DType {
+	case "F32", "BF16":
+		// Both keep float32's 8-bit exponent in the high bits of their little-endian word.
+		es := ElemSize(t.DType)
+		for i := es - 2; i < len(d); i += es {
+			if binary.LittleEndian.Uint16(d[i:])&0x7f80 == 0x7f80 {
+				n++
+			}
+		}
+	case "F16":
+		for i := 0; i < len(d); i += 2 {
+			if binary.LittleEndian.Uint16(d[i:])&0x7c00 == 0x7c00 {
+				n++
+			}
+		}
+	case "F64":
+		for i := 6; i < len(d); i += 8 {
+			if binary.LittleEndian.Uint16(d[i:])&0x7ff0 == 0x7ff0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// NonFinite lists the tensors holding NaN or ±Inf values, sorted, each as "name (k of n values)".
+func (f *File) NonFinite() []string {
+	var out []string
+	for _, name := range f.Names() {
+		t := f.tensors[name]
+		if k := t.NonFinite(); k > 0 {
+			out = append(out, fmt.Sprintf("%s (%d of %d values)", name, k, t.Size()))
+		}
+	}
+	return out
 }
 
 // HalfToFloat32 converts an IEEE 754 binary16 value to float32.
@@ -133,7 +226,10 @@ func HalfToFloat32(h uint16) float32 {
 type File struct {
 	Path     string
 	Metadata map[string]string
-	tensors  map[string]*Tensor
+	// AllowNonFinite marks a file whose NaN or ±Inf values the caller accepts: loaders set it when
+	// asked to, and internal/weights.Bind then binds such tensors instead of refusing them.
+	AllowNonFinite bool
+	tensors        map[string]*Tensor
 }
 
 // Names returns the tensor names, sorted.
@@ -208,6 +304,13 @@ func Open(path string) (*File, error) {
 }
 
 // Parse decodes safetensors bytes. The returned tensors share memory with data.
+//
+// It checks what the reference implementation checks before trusting a header, so that a corrupt
+// or hostile file is an error naming the tensor and never a panic or a huge allocation: the
+// header's length, that the header is one JSON object with unique names, every dtype known, every
+// shape's element count free of overflow, and the data offsets in bounds, each tensor's span the
+// size its dtype and shape call for, and the spans contiguous and non-overlapping, covering the
+// data section exactly.
 func Parse(data []byte) (*File, error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("file is %d bytes, too short for the 8-byte header length", len(data))
@@ -216,13 +319,19 @@ func Parse(data []byte) (*File, error) {
 	if hlen > maxHeaderSize || hlen > uint64(len(data)-8) {
 		return nil, fmt.Errorf("corrupt header: length %d, file has %d bytes after the length", hlen, len(data)-8)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data[8:8+hlen], &raw); err != nil {
-		return nil, fmt.Errorf("corrupt header JSON: %w", err)
+	entries, err := headerEntries(data[8 : 8+hlen])
+	if err != nil {
+		return nil, err
 	}
 	body := data[8+hlen:]
-	f := &File{tensors: make(map[string]*Tensor, len(raw))}
-	for name, msg := range raw {
+	f := &File{tensors: make(map[string]*Tensor, len(entries))}
+	type span struct {
+		name       string
+		start, end int64
+	}
+	spans := make([]span, 0, len(entries))
+	for _, kv := range entries {
+		name, msg := kv.name, kv.value
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &f.Metadata); err != nil {
 				return nil, fmt.Errorf("corrupt __metadata__: %w", err)
@@ -237,22 +346,91 @@ func Parse(data []byte) (*File, error) {
 		if es == 0 {
 			return nil, fmt.Errorf("tensor %q: unknown dtype %q", name, e.DType)
 		}
-		t := &Tensor{Name: name, DType: e.DType, Shape: e.Shape}
-		for _, d := range e.Shape {
-			if d < 0 {
-				return nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, e.Shape)
-			}
+		if e.Shape == nil {
+			e.Shape = []int{}
 		}
-		want := int64(t.Size() * es)
+		n, ok := CheckedSize(e.Shape)
+		if !ok {
+			return nil, fmt.Errorf("tensor %q: shape %v: a negative dimension, or more elements than any file holds", name, e.Shape)
+		}
+		want := int64(n) * int64(es)
 		start, end := e.Offsets[0], e.Offsets[1]
 		if start < 0 || end < start || end > int64(len(body)) || end-start != want {
 			return nil, fmt.Errorf("tensor %q: data offsets [%d, %d) do not fit %s%v (%d bytes) in a %d-byte body",
 				name, start, end, e.DType, e.Shape, want, len(body))
 		}
-		t.Data = body[start:end:end]
-		f.tensors[name] = t
+		f.tensors[name] = &Tensor{Name: name, DType: e.DType, Shape: e.Shape, Data: body[start:end:end]}
+		spans = append(spans, span{name, start, end})
+	}
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].start != spans[j].start {
+			return spans[i].start < spans[j].start
+		}
+		return spans[i].end < spans[j].end
+	})
+	var pos int64
+	prev := ""
+	for _, sp := range spans {
+		switch {
+		case sp.start < pos:
+			return nil, fmt.Errorf("tensor %q: data offsets [%d, %d) overlap tensor %q's, which end at %d", sp.name, sp.start, sp.end, prev, pos)
+		case sp.start > pos:
+			return nil, fmt.Errorf("tensor %q: data offsets [%d, %d) leave a gap after byte %d (the data must be contiguous)", sp.name, sp.start, sp.end, pos)
+		}
+		pos, prev = sp.end, sp.name
+	}
+	if pos != int64(len(body)) {
+		return nil, fmt.Errorf("the tensors' data ends at byte %d of a %d-byte body (truncated header or trailing bytes)", pos, len(body))
 	}
 	return f, nil
+}
+
+// rawEntry is one member of the header object, in file order.
+type rawEntry struct {
+	name  string
+	value json.RawMessage
+}
+
+// headerEntries decodes the header as one JSON object, keeping its members in order and refusing
+// a repeated name (encoding/json would keep the last silently) or trailing data.
+func headerEntries(header []byte) ([]rawEntry, error) {
+	dec := json.NewDecoder(bytes.NewReader(header))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("corrupt header JSON: %w", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("corrupt header JSON: starts with %v, want an object", tok)
+	}
+	var out []rawEntry
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("corrupt header JSON: %w", err)
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("corrupt header JSON: key %v", tok)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("tensor %q: named twice in the header", name)
+		}
+		seen[name] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("corrupt header JSON at %q: %w", name, err)
+		}
+		out = append(out, rawEntry{name, v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("corrupt header JSON: %w", err)
+	}
+	// Only the reference writer's space padding may follow the object.
+	if trail := bytes.TrimRight(header[dec.InputOffset():], " \t\r\n\x00"); len(trail) > 0 {
+		return nil, fmt.Errorf("corrupt header JSON: %d bytes of trailing data after the object", len(trail))
+	}
+	return out, nil
 }
 
 // Write stores tensors into path atomically: the data goes to a temporary file in the same

@@ -48,6 +48,9 @@ func OpenSharded(indexPath string) (*File, error) {
 			if want, ok := idx.WeightMap[name]; ok && want != shard {
 				return nil, fmt.Errorf("safetensors: %s: tensor %q found in %s but the index puts it in %s", indexPath, name, shard, want)
 			}
+			if _, dup := merged.tensors[name]; dup {
+				return nil, fmt.Errorf("safetensors: %s: tensor %q is in two shards (%s and another)", indexPath, name, shard)
+			}
 			merged.tensors[name] = t
 		}
 	}

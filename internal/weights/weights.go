@@ -30,6 +30,11 @@ import (
 // ErrMismatch is wrapped by the error Bind returns when the checkpoint and the model disagree.
 var ErrMismatch = errors.New("checkpoint does not match the model")
 
+// ErrNonFinite is wrapped by the error Bind returns when tensors it would bind hold NaN or ±Inf
+// values (unless allowed, see BindOptions.AllowNonFinite): weights like that make every output
+// NaN, and a fine-tune started from them would train on NaN losses.
+var ErrNonFinite = errors.New("NaN or Inf values in the weights")
+
 // UpstreamName converts a variable path under scope into the upstream tensor name:
 // "/unet/down_blocks/0/conv/weight" under "/unet" is "down_blocks.0.conv.weight".
 func UpstreamName(scope, path string) string {
@@ -74,12 +79,16 @@ type BindOptions struct {
 	// Optional reports model variables that may be absent from the checkpoint and keep their
 	// initial values.
 	Optional func(name string) bool
+	// AllowNonFinite binds tensors holding NaN or ±Inf values instead of refusing them. A File
+	// whose AllowNonFinite field is set is bound as if this were.
+	AllowNonFinite bool
 }
 
 // Bind sets the value of every variable under scope from the tensor of the same upstream name
 // in f, converting F16/BF16/F64 to the variable's dtype (float32). It first checks everything
 // and returns one error wrapping ErrMismatch that lists the missing, unexpected and mis-shaped
-// tensors by name; on error no variable is changed.
+// tensors by name, or one wrapping ErrNonFinite that lists the tensors holding NaN or ±Inf
+// values (see BindOptions.AllowNonFinite); on error no variable is changed.
 func Bind(store *model.Store, scope string, f *safetensors.File, opts BindOptions) error {
 	type job struct {
 		v *model.Variable
@@ -114,6 +123,17 @@ func Bind(store *model.Store, scope string, f *safetensors.File, opts BindOption
 	}
 	if len(missing)+len(misShaped)+len(unexpected) > 0 {
 		return mismatchError(f.Path, missing, unexpected, misShaped)
+	}
+	if !opts.AllowNonFinite && !f.AllowNonFinite {
+		var bad []string
+		for _, j := range jobs {
+			if k := j.t.NonFinite(); k > 0 {
+				bad = append(bad, fmt.Sprintf("%s (%d of %d values)", j.t.Name, k, j.t.Size()))
+			}
+		}
+		if len(bad) > 0 {
+			return nonFiniteError(f.Path, bad)
+		}
 	}
 	for _, j := range jobs {
 		value, err := toTensor(j.t, j.v.DType())
@@ -150,6 +170,47 @@ func mismatchError(path string, missing, unexpected, misShaped []string) error {
 	list("mis-shaped", misShaped)
 	list("unexpected in the checkpoint", unexpected)
 	return &MismatchError{msg: b.String(), Missing: missing, Unexpected: unexpected, MisShaped: misShaped}
+}
+
+func nonFiniteError(path string, bad []string) error {
+	sort.Strings(bad)
+	shown := bad
+	if len(shown) > 10 {
+		shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(bad)-10))
+	}
+	return fmt.Errorf("weights: %s: %d tensors hold NaN or Inf values: %s: %w", path, len(bad), strings.Join(shown, ", "), ErrNonFinite)
+}
+
+// NonFinite lists the float32 variables under scope holding NaN or ±Inf values, by upstream
+// name with a count ("conv_in.weight (3 of 432 values)"), sorted; nil when all are finite.
+func NonFinite(store *model.Store, scope string) ([]string, error) {
+	var out []string
+	prefix := strings.TrimSuffix(scope, "/") + "/"
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), prefix) || v.DType() != dtypes.Float32 {
+			continue
+		}
+		value, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("weights: variable %s has no value: %w", v.Path(), err)
+		}
+		k, n := 0, 0
+		if err := tensors.ConstFlatData(value, func(flat []float32) {
+			n = len(flat)
+			for _, x := range flat {
+				if x-x != 0 { // NaN - NaN and Inf - Inf are NaN; finite x - x is 0
+					k++
+				}
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("weights: reading %s: %w", v.Path(), err)
+		}
+		if k > 0 {
+			out = append(out, fmt.Sprintf("%s (%d of %d values)", UpstreamName(scope, v.Path()), k, n))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // MismatchError lists what Bind found wrong, by upstream name.
