@@ -155,8 +155,14 @@ func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node,
 	if cfg.CenterInputSample {
 		sample = AddScalar(MulScalar(sample, 2), -1)
 	}
-	blocks := unetBlocks{cfg: cfg, plan: plan, temb: u.timeEmbedding(scope.In("time_embedding"), timesteps, sample), context: context,
-		attnLinear: attnLinear}
+	temb := u.timeEmbedding(scope.In("time_embedding"), timesteps, sample)
+	if plan.textTimeHeads > 0 {
+		temb = Add(temb, textTimeEmbedding(scope.In("add_embedding"), context, plan.textTimeHeads, plan.timeEmbedDim))
+	}
+	if cfg.TimeEmbeddingActFn != nil {
+		temb = diffusersActivation(*cfg.TimeEmbeddingActFn)(temb)
+	}
+	blocks := unetBlocks{cfg: cfg, plan: plan, temb: temb, context: context, attnLinear: attnLinear}
 
 	k := cfg.ConvInKernel
 	h := nn.Conv2D(scope.In("conv_in"), sample, cfg.BlockOutChannels[0]).Kernel(k).Padding((k - 1) / 2).Done()
@@ -181,9 +187,10 @@ func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node,
 }
 
 // timeEmbedding is Timesteps (the sinusoidal projection, block_out_channels[0] wide) followed by
-// TimestepEmbedding: linear_1, act_fn, linear_2 (and timestep_post_act, time_embedding_act_fn
-// when set). The sinusoidal projection is computed in float32 and converted to sample's dtype (the
-// compute dtype); returns [batch, time_embed_dim] in it.
+// TimestepEmbedding: linear_1, act_fn, linear_2 (and timestep_post_act when set; Forward applies
+// time_embedding_act_fn after adding the text embedding, as diffusers' forward does). The
+// sinusoidal projection is computed in float32 and converted to sample's dtype (the compute
+// dtype); returns [batch, time_embed_dim] in it.
 func (u *UNet) timeEmbedding(scope *model.Scope, timesteps, sample *Node) *Node {
 	cfg, plan := &u.cfg, u.plan
 	t := nn.SinusoidalTimestepEmbedding(timesteps, plan.timeProjDim, cfg.FlipSinToCos, cfg.FreqShift, 1, 10000)
@@ -192,9 +199,6 @@ func (u *UNet) timeEmbedding(scope *model.Scope, timesteps, sample *Node) *Node 
 	emb = nn.Linear(scope.In("linear_2"), emb, plan.timeEmbedDim, true)
 	if cfg.TimestepPostAct != nil {
 		emb = diffusersActivation(*cfg.TimestepPostAct)(emb)
-	}
-	if cfg.TimeEmbeddingActFn != nil {
-		emb = diffusersActivation(*cfg.TimeEmbeddingActFn)(emb)
 	}
 	return emb
 }

@@ -19,8 +19,10 @@ var ErrUnsupportedConfig = errors.New("unsupported configuration")
 // UNetMidBlock2D and none (mid_block_type null), UpBlock2D and CrossAttnUpBlock2D: every SD 1.x
 // and 2.x U-Net. Fields that diffusers reads only for block types outside that set
 // (resnet_skip_time_act, resnet_out_scale_factor, cross_attention_norm,
-// mid_block_only_cross_attention, addition_embed_type_num_heads) are kept, written back, and have
-// no effect, exactly as in diffusers. upcast_attention only matters in half precision (the
+// mid_block_only_cross_attention) are kept, written back, and have no effect, exactly as in
+// diffusers. Of the additional embeddings, addition_embed_type "text" is implemented
+// (TextTimeEmbedding: the prompt's hidden states pooled into the time embedding, with
+// addition_embed_type_num_heads heads), which plain Stable Diffusion pipelines drive unchanged. upcast_attention only matters in half precision (the
 // attention computes its scores and softmax in float32 whatever the weights' dtype), and
 // sample_size only informs pipelines.
 //
@@ -147,8 +149,12 @@ func invalidConfig(field string, value any, why string) error {
 // diffusersActivations are diffusers' get_activation names that act implements.
 var diffusersActivations = []string{"silu", "swish", "gelu", "relu", "mish"}
 
-// Validate refuses what is inconsistent or not implemented, naming the config field.
+// Validate refuses what is inconsistent or not implemented, and values beyond the limits
+// (MaxSampleSize, MaxChannels, ...), naming the config field.
 func (c *UNetConfig) Validate() error {
+	if err := c.checkLimits(); err != nil {
+		return err
+	}
 	_, err := c.plan()
 	return err
 }

@@ -22,6 +22,7 @@ type unetPlan struct {
 	timeProjDim, timeEmbedDim int
 	groups                    int
 	crossDim                  int
+	textTimeHeads             int // addition_embed_type "text": TextTimeEmbedding's pooling heads; 0: none
 	down, up                  []unetBlock
 	mid                       *unetBlock
 }
@@ -39,8 +40,8 @@ func (c *UNetConfig) plan() (*unetPlan, error) {
 		return nil, unsupportedConfig("num_class_embeds", *c.NumClassEmbeds, "class embeddings are not implemented")
 	case c.ClassEmbeddingsConcat:
 		return nil, unsupportedConfig("class_embeddings_concat", true, "class embeddings are not implemented")
-	case c.AdditionEmbedType != nil:
-		return nil, unsupportedConfig("addition_embed_type", *c.AdditionEmbedType, "additional embeddings are not implemented")
+	case c.AdditionEmbedType != nil && *c.AdditionEmbedType != "text":
+		return nil, unsupportedConfig("addition_embed_type", *c.AdditionEmbedType, `only "text" (TextTimeEmbedding) is implemented`)
 	case c.EncoderHidDim != nil:
 		return nil, unsupportedConfig("encoder_hid_dim", *c.EncoderHidDim, "encoder_hid_proj is not implemented")
 	case c.EncoderHidDimType != nil:
@@ -154,6 +155,17 @@ func (c *UNetConfig) plan() (*unetPlan, error) {
 	}
 	if p.timeEmbedDim <= 0 {
 		return nil, invalidConfig("time_embedding_dim", p.timeEmbedDim, "want > 0")
+	}
+	if c.AdditionEmbedType != nil { // "text": TextTimeEmbedding over cross_attention_dim
+		if c.CrossAttentionDim.IsList() {
+			return nil, unsupportedConfig("cross_attention_dim", c.CrossAttentionDim, `a list with addition_embed_type "text"`)
+		}
+		h := c.AdditionEmbedTypeNumHeads
+		if h <= 0 || crossDim%h != 0 {
+			return nil, invalidConfig("addition_embed_type_num_heads", h,
+				fmt.Sprintf("want a divisor of cross_attention_dim %d (the text pooling's heads)", crossDim))
+		}
+		p.textTimeHeads = h
 	}
 	// heads: diffusers' num_attention_heads defaults to attention_head_dim, which therefore gives
 	// the number of heads, and each head is out_channels // heads wide.
