@@ -29,6 +29,7 @@ type WordPiece struct {
 	stripAccents bool
 	prefix       string // continuing_subword_prefix, "##"
 	maxChars     int    // longer words become the unknown token
+	maxPiece     int    // the longest vocabulary entry, in characters: no longer piece can match
 	maxLength    int
 
 	unkToken           string
@@ -97,6 +98,9 @@ func LoadWordPiece(path string) (*WordPiece, error) {
 		prefix:    cfg.Prefix,
 		maxChars:  cfg.MaxChars,
 		unkToken:  string(cfg.Unk),
+	}
+	for tok := range vocab {
+		w.maxPiece = max(w.maxPiece, utf8.RuneCountInString(tok))
 	}
 	w.stripAccents = w.lowerCase
 	if cfg.StripAccents != nil {
@@ -331,7 +335,9 @@ func (w *WordPiece) appendWordPieces(out []string, word string) []string {
 	}
 	n := len(out)
 	for start := 0; start < len(chars); {
-		end := len(chars)
+		// Only candidates no longer than the longest vocabulary entry can match: this keeps a word
+		// linear in its length whatever max_input_chars_per_word allows.
+		end := min(len(chars), start+w.maxPiece)
 		piece := ""
 		for ; end > start; end-- {
 			candidate := string(chars[start:end])

@@ -83,6 +83,9 @@ func LoadVAEConfig(path string) (VAEConfig, error) {
 
 // Validate refuses what is inconsistent or not implemented, naming the config field.
 func (c *VAEConfig) Validate() error {
+	if err := c.checkLimits(); err != nil {
+		return err
+	}
 	n := len(c.BlockOutChannels)
 	switch {
 	case c.ClassName != "" && c.ClassName != vaeClassName:

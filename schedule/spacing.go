@@ -57,6 +57,10 @@ func discreteTimesteps(spacing string, n, numTrain, offset int) ([]int, error) {
 	default:
 		return nil, checkSpacing(spacing)
 	}
+	if len(ts) > 0 && ts[0] >= numTrain {
+		return nil, fmt.Errorf("schedule: steps_offset %d puts timestep %d past num_train_timesteps %d at %d inference steps",
+			offset, ts[0], numTrain, n)
+	}
 	return ts, nil
 }
 

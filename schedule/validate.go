@@ -7,6 +7,10 @@ import (
 	"slices"
 )
 
+// MaxTrainTimesteps bounds num_train_timesteps: the schedule holds a few arrays of that length
+// and loops over it. Published models use 1000 (a few 2000 or 4000).
+const MaxTrainTimesteps = 1_000_000
+
 // Validate checks the fields c.ClassName reads, refusing values diffusers rejects and values
 // this package does not implement. Fields the class does not have are not looked at. Every
 // problem found is reported (errors.Join of *FieldError, each wrapping ErrUnsupported).
@@ -37,13 +41,13 @@ func (c Config) Validate() error {
 	}
 
 	// Common to all classes.
-	if c.NumTrainTimesteps < 1 {
-		add(bad("num_train_timesteps", c.NumTrainTimesteps, "want ≥ 1"))
+	if c.NumTrainTimesteps < 1 || c.NumTrainTimesteps > MaxTrainTimesteps {
+		add(bad("num_train_timesteps", c.NumTrainTimesteps, "want 1 to %d (MaxTrainTimesteps; Stable Diffusion's is 1000)", MaxTrainTimesteps))
 	}
 	add(c.validateBetas(bad))
 	add(oneOf("timestep_spacing", c.TimestepSpacing, SpacingLeading, SpacingTrailing, SpacingLinspace))
-	if c.StepsOffset < 0 {
-		add(bad("steps_offset", c.StepsOffset, "want ≥ 0"))
+	if c.StepsOffset < 0 || c.StepsOffset >= max(c.NumTrainTimesteps, 1) {
+		add(bad("steps_offset", c.StepsOffset, "want 0 to num_train_timesteps - 1"))
 	}
 
 	switch c.ClassName {

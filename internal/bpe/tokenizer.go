@@ -201,7 +201,7 @@ func (t *Tokenizer) VocabSize() int { return len(t.vocab) }
 // table ("café" gives "cafÃ©</w>").
 func (t *Tokenizer) Tokens(text string) []string {
 	var out []string
-	t.walk(text, func(sym string) { out = append(out, sym) })
+	t.walk(text, func(sym string) bool { out = append(out, sym); return true })
 	return out
 }
 
@@ -209,13 +209,22 @@ func (t *Tokenizer) Tokens(text string) []string {
 // Symbols missing from the vocabulary (only possible with an inconsistent merges file) map to
 // the unknown token.
 func (t *Tokenizer) Encode(text string) []int {
+	return t.encode(text, -1)
+}
+
+// encode is Encode stopped after limit ids (no limit when negative): the ids kept are the same.
+func (t *Tokenizer) encode(text string, limit int) []int {
 	ids := []int{}
-	t.walk(text, func(sym string) {
+	if limit == 0 {
+		return ids
+	}
+	t.walk(text, func(sym string) bool {
 		id, ok := t.vocab[sym]
 		if !ok {
 			id = t.unk
 		}
 		ids = append(ids, id)
+		return limit < 0 || len(ids) < limit
 	})
 	return ids
 }
@@ -225,7 +234,7 @@ func (t *Tokenizer) Encode(text string) []int {
 // for padding="max_length", truncation=True). mask is 1 over BOS, the kept ids and EOS, 0 over
 // the padding.
 func (t *Tokenizer) EncodePadded(text string) (ids, mask []int) {
-	body := t.Encode(text)
+	body := t.encode(text, t.maxLength-2) // the words past the kept ids are never merged
 	if n := t.maxLength - 2; len(body) > n {
 		body = body[:n]
 	}
@@ -255,16 +264,19 @@ func (t *Tokenizer) BatchEncode(texts []string) (ids, mask [][]int) {
 
 // walk cleans text as simple_tokenizer does (html.unescape twice, whitespace collapsed and
 // trimmed, lower-cased), splits it into words with the pre-tokenizer and calls emit with each
-// BPE symbol in order. The special-token strings `<|startoftext|>` and `<|endoftext|>` written
-// in the text are kept whole.
-func (t *Tokenizer) walk(text string, emit func(sym string)) {
+// BPE symbol in order, until emit returns false. The special-token strings `<|startoftext|>` and
+// `<|endoftext|>` written in the text are kept whole. Everything but the merges is linear in the
+// text; the merges are O(n log n) in a word's length.
+func (t *Tokenizer) walk(text string, emit func(sym string) bool) {
 	text = unescapeHTML(unescapeHTML(text))
 	text = pytext.Lower(cleanWhitespace(text))
 	var word []rune
 	for _, w := range preTokenizer.FindAllString(text, -1) {
 		if w == defaultBOS || w == defaultEOS {
 			if _, ok := t.vocab[w]; ok {
-				emit(w)
+				if !emit(w) {
+					return
+				}
 				continue
 			}
 		}
@@ -273,7 +285,9 @@ func (t *Tokenizer) walk(text string, emit func(sym string)) {
 			word = append(word, byteEncoder[w[i]])
 		}
 		for _, sym := range t.merges.encode(string(word)) {
-			emit(sym)
+			if !emit(sym) {
+				return
+			}
 		}
 	}
 }

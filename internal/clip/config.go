@@ -244,10 +244,10 @@ func (c TextConfig) Validate() error {
 	}{
 		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
 		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
-		{"max_position_embeddings", c.MaxPositionEmbeddings},
+		{"max_position_embeddings", c.MaxPositionEmbeddings}, {"projection_dim", max(c.ProjectionDim, 1)},
 	} {
-		if f.v <= 0 {
-			return &FieldError{kind, f.name, f.v, "want a positive integer"}
+		if err := checkSize(kind, f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
@@ -276,9 +276,10 @@ func (c VisionConfig) Validate() error {
 		{"hidden_size", c.HiddenSize}, {"intermediate_size", c.IntermediateSize},
 		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
 		{"num_channels", c.NumChannels}, {"image_size", c.ImageSize}, {"patch_size", c.PatchSize},
+		{"projection_dim", max(c.ProjectionDim, 1)},
 	} {
-		if f.v <= 0 {
-			return &FieldError{kind, f.name, f.v, "want a positive integer"}
+		if err := checkSize(kind, f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
@@ -309,11 +310,36 @@ func (c Config) Validate() error {
 	if c.ModelType != "" && c.ModelType != "clip" {
 		return &FieldError{"CLIPConfig", "model_type", c.ModelType, `want "clip"`}
 	}
-	if c.ProjectionDim <= 0 {
-		return &FieldError{"CLIPConfig", "projection_dim", c.ProjectionDim, "want a positive integer"}
+	if err := checkSize("CLIPConfig", "projection_dim", c.ProjectionDim); err != nil {
+		return err
 	}
 	if err := c.Text.Validate(); err != nil {
 		return err
 	}
 	return c.Vision.Validate()
+}
+
+// Limits on the config values that size memory or loops, far above any published CLIP (ViT-bigG:
+// width 1664, 48 layers, 16 heads; vocabularies of 49408; 77 positions; 224-336 px images), so
+// that a corrupt or hostile config.json is refused by name before anything is allocated.
+var sizeLimits = map[string]int{
+	"vocab_size":              1 << 22,
+	"hidden_size":             1 << 16,
+	"intermediate_size":       1 << 18,
+	"projection_dim":          1 << 16,
+	"num_hidden_layers":       1 << 10,
+	"num_attention_heads":     1 << 12,
+	"max_position_embeddings": 1 << 16,
+	"num_channels":            1 << 10,
+	"image_size":              1 << 14,
+	"patch_size":              1 << 14,
+}
+
+// checkSize refuses a value outside 1 to its sizeLimits entry.
+func checkSize(kind, field string, v int) error {
+	limit := sizeLimits[field]
+	if v <= 0 || (limit > 0 && v > limit) {
+		return &FieldError{kind, field, v, fmt.Sprintf("want a positive integer up to %d", limit)}
+	}
+	return nil
 }
