@@ -64,6 +64,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gorpo/gorpo/internal/imaging"
 	"github.com/gorpo/gorpo/rpo"
 )
 
@@ -106,6 +107,7 @@ type options struct {
 	Overwrite       bool
 	Compare         bool // train every objective of objectives in turn and tabulate them
 	TableOnly       bool // --subject all: only rebuild the table from the subjects' reports
+	MaxImagePixels  int  // the largest reference photo read, width × height
 
 	// Not flags.
 
@@ -124,7 +126,7 @@ func defaultOptions() options {
 		ValidateEvery: cfg.ValidateEvery, Seed: cfg.Seed,
 		GenSteps: gen.Steps, Guidance: gen.Guidance, Size: "0",
 		ImagesPerPrompt: cfg.ImagesPerPrompt, ValImages: cfg.ValidationImagesPerPrompt, ClassImages: cfg.NumClassImages,
-		EvalPrompts: 6, EvalImages: 4,
+		EvalPrompts: 6, EvalImages: 4, MaxImagePixels: imaging.DefaultMaxPixels,
 	}
 }
 
@@ -202,12 +204,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		"each in its own subfolder of --out, and tabulate them against the base model in one report.json and report.md")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its latest checkpoint, with the settings it was started with")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "start a new run in --out even if it holds one (its generated-image cache is kept)")
+	fs.IntVar(&o.MaxImagePixels, "max-image-pixels", o.MaxImagePixels, "the largest reference photo read, in pixels (width × height, checked from the file's header before decoding)")
 	fs.BoolVar(&o.TableOnly, "table-only", false, "with --subject all: train nothing, only rebuild the table from the report.json in each subject's folder of --out")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q: every setting is a flag (see -help)", fs.Arg(0))
+	}
+	if o.MaxImagePixels <= 0 {
+		return o, fmt.Errorf("--max-image-pixels %d: want a positive number of pixels", o.MaxImagePixels)
 	}
 	if err := allConflicts(o); err != nil {
 		return o, err

@@ -334,6 +334,8 @@ func TestRunBadFlags(t *testing.T) {
 		{"resume nothing", "holds no run", func(o *options) { o.Resume = true }},
 		{"no reward", "--reward DIR is required", func(o *options) { o.Reward = "" }},
 		{"missing model", "--model", func(o *options) {}},
+		{"photo over the pixel limit", "--max-image-pixels 3; raise it", func(o *options) { o.MaxImagePixels = 3 }},
+		{"--out is a file", "--out " + filepath.Join(photos, "a.jpg.png") + " is a file", func(o *options) { o.Out = filepath.Join(photos, "a.jpg.png") }},
 	} {
 		o := good()
 		c.edit(&o)

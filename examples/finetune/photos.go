@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -12,8 +13,9 @@ import (
 )
 
 // loadPhotos reads the reference photos in dir: every .jpg, .jpeg and .png file (any case), in
-// name order, decoded to RGB. A folder without one is an error.
-func loadPhotos(dir string) ([]image.Image, []string, error) {
+// name order, decoded to RGB, each at most maxPixels pixels (--max-image-pixels). A folder
+// without one is an error.
+func loadPhotos(dir string, maxPixels int) ([]image.Image, []string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--subject-dir: %w", err)
@@ -30,7 +32,10 @@ func loadPhotos(dir string) ([]image.Image, []string, error) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		img, err := imaging.Load(path)
+		img, err := imaging.LoadMax(path, maxPixels)
+		if errors.Is(err, imaging.ErrTooLarge) {
+			return nil, nil, fmt.Errorf("--subject-dir: %w (--max-image-pixels %d; raise it to read this photo)", err, maxPixels)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("--subject-dir: %w", err)
 		}

@@ -62,13 +62,16 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if st, err := os.Stat(s.out); err == nil && !st.IsDir() {
+		return fmt.Errorf("--out %s is a file: want a folder (a new one, or a run's folder)", s.out)
+	}
 	s.compare = o.Compare
 	var photos []image.Image
 	var photoPaths []string
 	if toy != nil {
 		photos, photoPaths = toy.photos, []string{}
 		s.cfg.TrainingTemplates = toy.templates
-	} else if photos, photoPaths, err = loadPhotos(o.SubjectDir); err != nil {
+	} else if photos, photoPaths, err = loadPhotos(o.SubjectDir, o.MaxImagePixels); err != nil {
 		return err
 	}
 	if s.cfg.ReferencePrompts, err = referencePrompts(o.ReferencePrompts, toy, len(photos)); err != nil {

@@ -9,6 +9,7 @@
 package imaging
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -59,23 +60,60 @@ func (m *RGB) Clone() *RGB {
 	return &RGB{Pix: append([]uint8(nil), m.Pix...), W: m.W, H: m.H}
 }
 
-// Load decodes the PNG or JPEG file at path into RGB.
-func Load(path string) (*RGB, error) {
+// DefaultMaxPixels is the largest image Load and Decode accept, in pixels (width × height):
+// Pillow's Image.MAX_IMAGE_PIXELS (89,478,485, about 9459×9459), above which Pillow warns of a
+// decompression bomb. Decoding allocates about 7 bytes a pixel (the decoder's image and the RGB
+// copy), so this bounds a photo at about 630 MB; LoadMax and DecodeMax take another limit.
+const DefaultMaxPixels = 89_478_485
+
+// ErrTooLarge is wrapped by the error for an image whose header declares more pixels than the
+// limit. The size is read from the header (image.DecodeConfig) before any pixel is decoded, so a
+// small file that claims a huge image costs nothing.
+var ErrTooLarge = errors.New("image too large")
+
+// Load decodes the PNG or JPEG file at path into RGB, refusing images above DefaultMaxPixels.
+func Load(path string) (*RGB, error) { return LoadMax(path, DefaultMaxPixels) }
+
+// LoadMax is Load with a limit of maxPixels (width × height; ≤ 0: DefaultMaxPixels).
+func LoadMax(path string, maxPixels int) (*RGB, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("imaging: %w", err)
 	}
 	defer f.Close()
-	m, err := Decode(f)
+	m, err := DecodeMax(f, maxPixels)
 	if err != nil {
 		return nil, fmt.Errorf("imaging: %s: %w", path, err)
 	}
 	return m, nil
 }
 
-// Decode reads a PNG or JPEG image and converts it to RGB (see FromImage).
-func Decode(r io.Reader) (*RGB, error) {
-	img, _, err := image.Decode(r)
+// Decode reads a PNG or JPEG image and converts it to RGB (see FromImage), refusing images above
+// DefaultMaxPixels.
+func Decode(r io.Reader) (*RGB, error) { return DecodeMax(r, DefaultMaxPixels) }
+
+// DecodeMax is Decode with a limit of maxPixels (width × height; ≤ 0: DefaultMaxPixels): the
+// header is read first and an image declaring more pixels is refused with ErrTooLarge.
+func DecodeMax(r io.Reader, maxPixels int) (*RGB, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("imaging: decode: %w", err)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("imaging: decode: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%w: %dx%d", ErrEmpty, cfg.Width, cfg.Height)
+	}
+	if cfg.Width > maxPixels/cfg.Height {
+		return nil, fmt.Errorf("imaging: decode: the header declares %d×%d pixels (%.1f megapixels), above the limit of %d pixels: %w",
+			cfg.Width, cfg.Height, float64(cfg.Width)*float64(cfg.Height)/1e6, maxPixels, ErrTooLarge)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("imaging: decode: %w", err)
 	}
