@@ -20,12 +20,40 @@ func TestProbability(t *testing.T) {
 	}
 }
 
-// Over 100,000 draws the frequency of y=1 lies within 4 standard deviations of σ(gap).
+// sigmoidTable is σ(gap) = 1/(1+e^−gap) at ordinary gaps, computed to 40 digits with Python's
+// decimal module, independently of Probability.
+var sigmoidTable = map[float64]float64{
+	-5:   0.006692850924284855559361980381325180393743,
+	-3:   0.04742587317756678087884815177175220138617,
+	-1:   0.2689414213699951207488407581781637256349,
+	-0.2: 0.4501660026875220914408474581608239082304,
+	0:    0.5,
+	0.05: 0.5124973964842103436615013321294471302511,
+	0.5:  0.6224593312018545646389005657455084787532,
+	2:    0.8807970779778824440597291413023967952061,
+	5:    0.9933071490757151444406380196186748196061,
+	30:   0.9999999999999064237703116070104616043737,
+}
+
+// Probability agrees with the independent table to float64 rounding, whichever pair of rewards
+// makes the gap, and points the right way: the higher-rewarded reference is the likely winner.
+func TestProbabilityTable(t *testing.T) {
+	for gap, want := range sigmoidTable {
+		for _, base := range []float64{0, 0.25, -0.7} {
+			if got := Probability(base+gap, base); math.Abs(got-want) > 4e-16 {
+				t.Errorf("Probability(%v, %v) = %.17g, want σ(%v) = %.17g", base+gap, base, got, gap, want)
+			}
+		}
+	}
+}
+
+// Over 100,000 draws the frequency of y=1 lies within 4 standard deviations of σ(gap), taken from
+// the independent table.
 func TestSamplerFrequencies(t *testing.T) {
 	const n = 100_000
 	s := NewSampler(42)
 	for _, gap := range []float64{-3, -1, -0.2, 0, 0.05, 0.5, 2} {
-		p := Probability(gap, 0)
+		p := sigmoidTable[gap]
 		ones := 0
 		for range n {
 			y, err := s.Label(Pair{RewardReference: gap, RewardGenerated: 0})

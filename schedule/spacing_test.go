@@ -63,6 +63,38 @@ func TestTimestepSpacings(t *testing.T) {
 	}
 }
 
+// More trailing cases worked out by hand from round(arange(T, 0, -T/n)) - 1, where NumPy's
+// arange fills T + i·step and np.round rounds halves to even.
+func TestTrailingHandWorked(t *testing.T) {
+	for _, tc := range []struct {
+		numTrain, n int
+		want        []int
+	}{
+		// arange(10, 0, -2.5) = 10, 7.5, 5, 2.5 → 10, 8, 5, 2 (7.5 and 2.5 to even).
+		{10, 4, []int{9, 7, 4, 1}},
+		// arange(999, 0, -142.714…) = 999, 856.29, 713.57, 570.86, 428.14, 285.43, 142.71.
+		{999, 7, []int{998, 855, 713, 570, 427, 284, 142}},
+		// T/n = 16.393…: 62 values, cut to 61; they end …, 97.54, 81.15, 64.75, 48.36, 31.97, 15.57.
+		{1000, 61, nil},
+		{1, 1, []int{0}},
+	} {
+		got, err := discreteTimesteps(SpacingTrailing, tc.n, tc.numTrain, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tc.want
+		if want == nil { // T=1000, n=61: the first three and the last five
+			if len(got) != 61 || !slices.Equal(got[:3], []int{999, 983, 966}) || !slices.Equal(got[56:], []int{81, 65, 48, 32, 15}) {
+				t.Errorf("T=1000 n=61: %v, want 61 values starting 999, 983, 966 and ending 81, 65, 48, 32, 15", got)
+			}
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("T=%d n=%d: %v, want %v", tc.numTrain, tc.n, got, want)
+		}
+	}
+}
+
 // Every spacing gives n distinct timesteps in [0, T) for every n ≤ T.
 func TestTrailingNeverNegative(t *testing.T) {
 	for _, numTrain := range []int{1000, 999} {
