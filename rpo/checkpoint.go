@@ -2,6 +2,8 @@ package rpo
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +67,9 @@ type CheckpointState struct {
 	// Files maps every file of the checkpoint (slash-separated, relative to its folder, state.json
 	// excepted) to its size in bytes. WriteCheckpoint fills it; LoadCheckpointState checks it.
 	Files map[string]int64
+	// Checksums maps the same files to the hex SHA-256 of their contents (sha256sum's). Written by
+	// WriteCheckpoint, checked by VerifyCheckpoint; absent in checkpoints of earlier versions.
+	Checksums map[string]string
 }
 
 // SetEarlyStopping copies the policy's state into s.
@@ -87,14 +92,15 @@ func (s CheckpointState) EarlyStopping(patience int) *EarlyStopping {
 
 // stateJSON is state.json on disk.
 type stateJSON struct {
-	Format     int              `json:"format"`
-	Step       int              `json:"step"`
-	Best       *bestJSON        `json:"best"`
-	SinceBest  int              `json:"validations_since_best"`
-	SamplerRNG []byte           `json:"sampler_rng"` // base64
-	GraphRNG   []string         `json:"graph_rng"`   // decimal uint64s, exact in any JSON reader
-	ConfigHash string           `json:"config_hash"`
-	Files      map[string]int64 `json:"files"`
+	Format     int               `json:"format"`
+	Step       int               `json:"step"`
+	Best       *bestJSON         `json:"best"`
+	SinceBest  int               `json:"validations_since_best"`
+	SamplerRNG []byte            `json:"sampler_rng"` // base64
+	GraphRNG   []string          `json:"graph_rng"`   // decimal uint64s, exact in any JSON reader
+	ConfigHash string            `json:"config_hash"`
+	Files      map[string]int64  `json:"files"`
+	Checksums  map[string]string `json:"sha256,omitempty"`
 }
 
 type bestJSON struct {
@@ -163,6 +169,9 @@ func WriteCheckpoint(dir string, c CheckpointContents) (err error) {
 	}
 	if len(state.Files) == 0 {
 		return fmt.Errorf("rpo: checkpoint %s: the Weights function wrote no file", dir)
+	}
+	if state.Checksums, err = fileChecksums(tmp, state.Files); err != nil {
+		return fmt.Errorf("rpo: checkpoint %s: %w", dir, err)
 	}
 	data, err := encodeState(state)
 	if err != nil {
@@ -251,6 +260,63 @@ func LoadCheckpointState(dir string) (CheckpointState, error) {
 	return s, nil
 }
 
+// VerifyCheckpoint is LoadCheckpointState followed by a check of every file's contents against
+// the SHA-256 that state.json recorded when the checkpoint was written: it finds a same-size
+// corruption (a NaN written over a weight, a flipped bit) that sizes alone cannot. It reads the
+// whole checkpoint, which costs far less than the work a resumed run would redo on bad weights.
+// Errors wrap ErrBadCheckpoint and name the file. A checkpoint without checksums (written by an
+// earlier version) passes on sizes alone.
+func VerifyCheckpoint(dir string) (CheckpointState, error) {
+	s, err := LoadCheckpointState(dir)
+	if err != nil {
+		return s, err
+	}
+	dir = filepath.Clean(dir)
+	names := make([]string, 0, len(s.Checksums))
+	for name := range s.Checksums {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		sum, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return CheckpointState{}, fmt.Errorf("rpo: checkpoint %s: %s: %v: %w", dir, name, err, ErrBadCheckpoint)
+		}
+		if sum != s.Checksums[name] {
+			return CheckpointState{}, fmt.Errorf("rpo: checkpoint %s: %s: contents differ from the SHA-256 state.json recorded (corrupted or changed): %w",
+				dir, name, ErrBadCheckpoint)
+		}
+	}
+	return s, nil
+}
+
+// fileChecksums hashes the listed files under dir.
+func fileChecksums(dir string, files map[string]int64) (map[string]string, error) {
+	out := make(map[string]string, len(files))
+	for name := range files {
+		sum, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return nil, err
+		}
+		out[name] = sum
+	}
+	return out, nil
+}
+
+// fileSHA256 is the hex SHA-256 of a file's contents.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // LoadCheckpointOptimizer restores the optimiser state saved in checkpoint dir into store under
 // scope (see LoadOptimizerState).
 func LoadCheckpointOptimizer(dir string, store *model.Store, scope string) error {
@@ -265,6 +331,7 @@ func encodeState(s CheckpointState) ([]byte, error) {
 		SamplerRNG: s.SamplerRNG,
 		ConfigHash: s.ConfigHash,
 		Files:      s.Files,
+		Checksums:  s.Checksums,
 	}
 	if s.HasBest {
 		if !isFinite(s.BestReward) {
@@ -304,7 +371,13 @@ func decodeState(data []byte) (CheckpointState, error) {
 		SamplerRNG: j.SamplerRNG,
 		ConfigHash: j.ConfigHash,
 		Files:      j.Files,
+		Checksums:  j.Checksums,
 		BestReward: math.Inf(-1),
+	}
+	for name := range j.Checksums {
+		if _, ok := j.Files[name]; !ok {
+			return CheckpointState{}, fmt.Errorf("sha256 lists %q, which files does not", name)
+		}
 	}
 	if j.Best != nil {
 		s.HasBest, s.BestStep, s.BestReward = true, j.Best.Step, j.Best.Reward

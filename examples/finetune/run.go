@@ -86,7 +86,20 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The output folder, locked against another run, and (--resume) its checkpoint, checked whole
+	// before anything is loaded or drawn.
+	release, err := rpo.LockOutDir(s.out)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	defer release()
 	for _, j := range jobs {
+		latest := filepath.Join(j.s.out, rpo.LatestCheckpoint)
+		if o.Resume && exists(latest) {
+			if _, err := rpo.VerifyCheckpoint(latest); err != nil {
+				return fmt.Errorf("--resume: %w (start over with --overwrite)", err)
+			}
+		}
 		if !o.Resume && !o.Overwrite && exists(filepath.Join(j.s.out, rpo.RunFile)) {
 			return fmt.Errorf("--out %s holds an earlier run: --resume continues it, --overwrite starts a new one", j.s.out)
 		}
