@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -93,6 +94,9 @@ func TestMergeMatchesReference(t *testing.T) {
 // CLIP merges, a 1 MB one about 35 minutes; the test binary's timeout fails that), whether it is
 // one word or many, and EncodePadded keeps exactly Encode's first MaxLength()-2 ids.
 func TestMegabytePrompt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short (CI's race run): megabyte prompts")
+	}
 	tok := fixtureTokenizer(t)
 	for name, text := range map[string]string{
 		"one word":   strings.Repeat("abcdefghij", 100_000),
@@ -108,6 +112,36 @@ func TestMegabytePrompt(t *testing.T) {
 		if want := append(append([]int{tok.BOS()}, ids[:tok.MaxLength()-2]...), tok.EOS()); !slices.Equal(padded, want) {
 			t.Errorf("%s: EncodePadded = %v, want Encode's first %d ids between BOS and EOS", name, padded, tok.MaxLength()-2)
 		}
+	}
+}
+
+// Encode is safe for concurrent use (the word cache is shared): four goroutines get the
+// sequential results; run under -race in CI.
+func TestConcurrentEncode(t *testing.T) {
+	tok := fixtureTokenizer(t)
+	texts := []string{"a photo of a sks dog", "a teapot on the moon", "photograph photograph", "aaaaaaaaaaaa"}
+	want := make([][]int, len(texts))
+	for i, s := range texts {
+		want[i] = tok.Encode(s)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*len(texts)*50)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range 50 {
+				i := (g + r) % len(texts)
+				if got := tok.Encode(texts[i] + " " + strings.Repeat("x", r)); !slices.Equal(got[:len(want[i])], want[i]) {
+					errs <- texts[i]
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for s := range errs {
+		t.Errorf("concurrent Encode(%q) differs from the sequential one", s)
 	}
 }
 
