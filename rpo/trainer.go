@@ -33,7 +33,7 @@ import (
 // use the pipeline until Run returns. Hooks run on the training goroutine. Two Trainers (or two
 // processes) must not share an OutDir: Run takes a lock file there (OutDir/.lock) and refuses a
 // folder another live run holds. The embedder may be shared with other goroutines if its own
-// documentation allows it (the align and reward packages' embedders do).
+// documentation allows it (align's ALIGN, CLIP and DINO models do).
 type Trainer struct {
 	cfg        Config
 	pipe       *diffusion.Pipeline
