@@ -9,9 +9,11 @@ import "fmt"
 // config.json is refused at load with the file and field named (issue 12: sample_size 1e9 used
 // to become a 2e9×2e9 default image and a fatal out-of-memory).
 const (
-	// MaxSampleSize bounds sample_size: latent pixels per side for a U-Net (the default image is
-	// that times the VAE's scale factor), image pixels per side for a VAE.
-	MaxSampleSize = 4096
+	// MaxSampleSize bounds a U-Net's sample_size, latent pixels per side: the default image is
+	// that times the VAE's scale factor (8192 pixels a side for SD's 8), already 800 MB as float32.
+	MaxSampleSize = 1024
+	// MaxVAESampleSize bounds a VAE's sample_size, image pixels per side.
+	MaxVAESampleSize = 8192
 	// MaxChannels bounds channel counts and widths: in/out/latent channels, block_out_channels,
 	// cross_attention_dim, embedding widths, norm_num_groups.
 	MaxChannels = 1 << 16
@@ -106,7 +108,7 @@ func (c *UNetConfig) checkLimits() error {
 func (c *VAEConfig) checkLimits() error {
 	var l limitCheck
 	if c.SampleSize != nil {
-		l.list("sample_size", *c.SampleSize, 1, MaxSampleSize)
+		l.list("sample_size", *c.SampleSize, 1, MaxVAESampleSize)
 	}
 	l.int("in_channels", c.InChannels, 1, MaxChannels)
 	l.int("out_channels", c.OutChannels, 1, MaxChannels)
