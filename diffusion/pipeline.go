@@ -206,6 +206,23 @@ func (p *Pipeline) EncodePixels(pixels []float32, shape [4]int) ([]float32, [4]i
 	return append([]float32(nil), pixels...), shape, nil
 }
 
+// EncodePrompts is the text side of every denoising call of Generate: the prompts tokenized
+// (padded and truncated to the tokenizer's model_max_length) and encoded, with clipSkip as the
+// ClipSkip option gives it (0: the last layer), into the U-Net's encoder_hidden_states
+// [n, tokens, width]. Training code that conditions a U-Net the way this pipeline will sample it
+// can compare against it.
+func (p *Pipeline) EncodePrompts(ctx context.Context, prompts []string, clipSkip int) ([]float32, [3]int, error) {
+	ids, _ := p.Tokenizer.BatchEncode(prompts)
+	states, stShape, err := p.TextEncoder.Encode(ctx, ids, WithClipSkip(clipSkip))
+	if err != nil {
+		return nil, [3]int{}, fmt.Errorf("pipeline: %w", err)
+	}
+	if len(stShape) != 3 {
+		return nil, [3]int{}, fmt.Errorf("pipeline: text encoder output shape %v, want [batch, tokens, width]", stShape)
+	}
+	return states, [3]int{stShape[0], stShape[1], stShape[2]}, nil
+}
+
 // ImagesFromNCHW post-processes images [n, 3, height, width] (NCHW, values in [-1, 1]) into n
 // 8-bit RGB images as diffusers' image processor does: clamp(x/2 + 0.5, 0, 1)·255, rounded half
 // to even.
@@ -399,15 +416,10 @@ func (p *Pipeline) denoise(ctx context.Context, r *request, from, to int, done *
 	if r.guided {
 		texts = append(append([]string(nil), r.negatives[from:to]...), texts...)
 	}
-	ids, _ := p.Tokenizer.BatchEncode(texts)
-	states, stShape, err := p.TextEncoder.Encode(ctx, ids, WithClipSkip(r.o.clipSkip))
+	states, ctxShape, err := p.EncodePrompts(ctx, texts, r.o.clipSkip)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
+		return nil, err
 	}
-	if len(stShape) != 3 {
-		return nil, fmt.Errorf("pipeline: text encoder output shape %v, want [batch, tokens, width]", stShape)
-	}
-	ctxShape := [3]int{stShape[0], stShape[1], stShape[2]}
 
 	// One sampler and one starting latent per image, from its seed.
 	samplers := make([]schedule.Sampler, b)

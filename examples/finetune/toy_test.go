@@ -14,25 +14,33 @@ import (
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/toyworld"
+	"github.com/gorpo/gorpo/internal/toyworld/autoencoder"
 	"github.com/gorpo/gorpo/internal/toyworld/basemodel"
 	"github.com/gorpo/gorpo/rpo"
 )
 
 // writeToyBase writes a random-weight toy base model, basemodel.DefaultConfig shrunk to one
-// text layer and channels 8/16/16, as basemodel's own tests do.
+// text layer and channels 8/16/16 on a random autoencoder of channels 8/8, as basemodel's own
+// tests do.
 func writeToyBase(t *testing.T) string {
 	t.Helper()
 	v, err := basemodel.DefaultVocab()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := basemodel.DefaultConfig(len(v.Tokens))
+	vcfg := autoencoder.DefaultConfig()
+	vcfg.BlockOutChannels, vcfg.NormNumGroups = []int{8, 8}, 4
+	vae, err := diffusion.NewVAE(vcfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := basemodel.DefaultConfig(len(v.Tokens), vae.Config())
 	cfg.Text.NumHiddenLayers, cfg.Text.HiddenSize, cfg.Text.IntermediateSize, cfg.Text.NumAttentionHeads = 1, 16, 32, 2
 	cfg.UNet.BlockOutChannels = []int{8, 16, 16}
 	cfg.UNet.LayersPerBlock = diffusion.Int(1)
 	cfg.UNet.AttentionHeadDim = diffusion.Int(2)
 	cfg.UNet.CrossAttentionDim = diffusion.Int(16)
-	m, err := basemodel.New(backend.MustDefault(), cfg, v, 1)
+	m, err := basemodel.New(backend.MustDefault(), cfg, v, vae, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

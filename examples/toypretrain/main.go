@@ -47,6 +47,7 @@ import (
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/toyworld"
+	"github.com/gorpo/gorpo/internal/toyworld/autoencoder"
 	"github.com/gorpo/gorpo/internal/toyworld/basemodel"
 )
 
@@ -79,6 +80,8 @@ func main() {
 	limit := flag.Duration("time-limit", 0, "stop training after this wall time (0: none), then export")
 	judged := flag.Int("judge", 64, "held-out captions whose samples the judge grades in TRAINING.md (0: none)")
 	flag.StringVar(&initFrom, "init", "", "start from the weights of this exported model folder (\"shipped\": the shipped base model) instead of random ones; a checkpoint in --out still wins")
+	flag.StringVar(&initText, "init-text", "", "start the text encoder only from this exported model folder (\"shipped\": the shipped base model), the U-Net from random weights")
+	flag.StringVar(&vaeDir, "vae", "", "the trained autoencoder's diffusers vae/ folder (examples/toyvae writes it; \"shipped\": the shipped one) whose latents the U-Net denoises")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -89,8 +92,17 @@ func main() {
 	}
 }
 
-// initFrom is --init: a model folder to start from, "shipped", or "" for random weights.
-var initFrom string
+// initFrom is --init: a model folder to start from, "shipped", or "" for random weights;
+// initText is --init-text, the same for the text encoder alone; vaeDir is --vae.
+var initFrom, initText, vaeDir string
+
+// resolveShipped turns "shipped" into the shipped base model's folder.
+func resolveShipped(dir string) (string, error) {
+	if dir == "shipped" {
+		return basemodel.Dir()
+	}
+	return dir, nil
+}
 
 func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, sampleSteps int, guidance float64, limit time.Duration, judged int) error {
 	b, err := backend.Default()
@@ -101,7 +113,19 @@ func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, 
 	if err != nil {
 		return err
 	}
-	cfg := basemodel.DefaultConfig(len(vocab.Tokens))
+	if vaeDir == "" {
+		return errors.New("--vae: no autoencoder folder given (train one with examples/toyvae, or pass \"shipped\")")
+	}
+	if vaeDir == "shipped" {
+		if vaeDir, err = autoencoder.Dir(); err != nil {
+			return err
+		}
+	}
+	vae, err := diffusion.LoadVAE(vaeDir)
+	if err != nil {
+		return fmt.Errorf("--vae: %w", err)
+	}
+	cfg := basemodel.DefaultConfig(len(vocab.Tokens), vae.Config())
 	tokDir, err := os.MkdirTemp("", "toypretrain-tokenizer-")
 	if err != nil {
 		return err
@@ -123,7 +147,12 @@ func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, 
 		return err
 	}
 	fmt.Printf("rendered %d scenes in %s\n", data.N, time.Since(t0).Round(time.Millisecond))
-	m, err := basemodel.New(b, cfg, vocab, int64(s.Seed))
+	t0 = time.Now()
+	if err := data.Encode(ctx, vae); err != nil {
+		return err
+	}
+	fmt.Printf("encoded them to %v latents (scaling_factor %.4f) in %s\n", data.LatentShape, data.Scale, time.Since(t0).Round(time.Millisecond))
+	m, err := basemodel.New(b, cfg, vocab, vae, int64(s.Seed))
 	if err != nil {
 		return err
 	}
@@ -135,16 +164,24 @@ func run(ctx context.Context, out string, s basemodel.Settings, every, ckEvery, 
 	}
 	fmt.Printf("%.2fM parameters\n", float64(params)/1e6)
 	if initFrom != "" {
-		dir := initFrom
-		if dir == "shipped" {
-			if dir, err = basemodel.Dir(); err != nil {
-				return err
-			}
+		dir, err := resolveShipped(initFrom)
+		if err != nil {
+			return err
 		}
 		if err := m.InitFrom(dir); err != nil {
 			return err
 		}
 		fmt.Printf("weights from %s\n", initFrom)
+	}
+	if initText != "" {
+		dir, err := resolveShipped(initText)
+		if err != nil {
+			return err
+		}
+		if err := m.InitTextFrom(dir); err != nil {
+			return err
+		}
+		fmt.Printf("text encoder from %s\n", initText)
 	}
 	tr := &basemodel.Trainer{Model: m, Data: data, Settings: s, Checkpoints: out, CheckpointEvery: ckEvery}
 	defer tr.Finalize()

@@ -20,6 +20,40 @@ import (
 // shape, and its tokenizer must be the model's vocabulary. The optimiser's state starts afresh.
 // On error the model may be partly set; start over with New.
 func (m *Model) InitFrom(dir string) error {
+	if err := m.checkVocab(dir); err != nil {
+		return err
+	}
+	if err := m.setFrom(filepath.Join(dir, "unet", "diffusion_pytorch_model.safetensors"), diffusion.UNetScope, diffusion.UNetScope); err != nil {
+		return err
+	}
+	return m.initText(dir)
+}
+
+// InitTextFrom sets only the text encoder (and its moving average) from a folder Export wrote,
+// whose tokenizer must be the model's vocabulary: a new U-Net (another latent space, another
+// architecture) then starts with words the old model already learnt to tell apart.
+func (m *Model) InitTextFrom(dir string) error {
+	if err := m.checkVocab(dir); err != nil {
+		return err
+	}
+	return m.initText(dir)
+}
+
+func (m *Model) initText(dir string) error {
+	// The text encoder's file names its tensors "text_model.…", the variables' paths relative to "/".
+	if err := m.setFrom(filepath.Join(dir, "text_encoder", "model.safetensors"), clip.TextModelScope, "/"); err != nil {
+		return err
+	}
+	for _, scope := range []string{diffusion.UNetScope, clip.TextModelScope} {
+		if err := copyVariables(m.store, scope, emaScope+scope); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkVocab reports whether dir's tokenizer is the model's vocabulary.
+func (m *Model) checkVocab(dir string) error {
 	tmp, err := os.MkdirTemp("", "basemodel-vocab")
 	if err != nil {
 		return err
@@ -39,18 +73,6 @@ func (m *Model) InitFrom(dir string) error {
 		}
 		if !bytes.Equal(have, want) {
 			return fmt.Errorf("basemodel: init from %s: tokenizer/%s is not the model's vocabulary", dir, name)
-		}
-	}
-	if err := m.setFrom(filepath.Join(dir, "unet", "diffusion_pytorch_model.safetensors"), diffusion.UNetScope, diffusion.UNetScope); err != nil {
-		return err
-	}
-	// The text encoder's file names its tensors "text_model.…", the variables' paths relative to "/".
-	if err := m.setFrom(filepath.Join(dir, "text_encoder", "model.safetensors"), clip.TextModelScope, "/"); err != nil {
-		return err
-	}
-	for _, scope := range []string{diffusion.UNetScope, clip.TextModelScope} {
-		if err := copyVariables(m.store, scope, emaScope+scope); err != nil {
-			return err
 		}
 	}
 	return nil

