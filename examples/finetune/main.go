@@ -91,6 +91,9 @@ type options struct {
 	// LambdaTrain is the λ of the Harmonic reward that labels the preference pairs; Beta the
 	// preference loss's β.
 	LambdaTrain, Beta float64
+	// LambdaVal is the λ of the Harmonic reward that scores validation images and so picks the
+	// kept weights (early stopping): the paper's λ_val, 0.3 by default, 0.5 in its Table 1.
+	LambdaVal float64
 	// ValidateEvery is the steps between validations.
 	ValidateEvery   int
 	Seed            uint64
@@ -122,7 +125,7 @@ func defaultOptions() options {
 	cfg, gen := rpo.DefaultConfig(), rpo.DefaultGeneration()
 	return options{
 		Token: cfg.Token, SubjectPrompt: cfg.SubjectPrompt, Objective: "rpo", LoRA: cfg.LoRARank,
-		Steps: cfg.Steps, Batch: cfg.BatchSize, LR: cfg.LearningRate, LambdaTrain: cfg.LambdaTrain, Beta: cfg.Beta,
+		Steps: cfg.Steps, Batch: cfg.BatchSize, LR: cfg.LearningRate, LambdaTrain: cfg.LambdaTrain, Beta: cfg.Beta, LambdaVal: cfg.LambdaVal,
 		ValidateEvery: cfg.ValidateEvery, Seed: cfg.Seed,
 		GenSteps: gen.Steps, Guidance: gen.Guidance, Size: "0",
 		ImagesPerPrompt: cfg.ImagesPerPrompt, ValImages: cfg.ValidationImagesPerPrompt, ClassImages: cfg.NumClassImages,
@@ -189,6 +192,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.LR, "lr", o.LR, "AdamW learning rate")
 	fs.Float64Var(&o.LambdaTrain, "lambda-train", o.LambdaTrain, "λ of the Harmonic reward that labels preference pairs (0: ALIGN-T alone, 1: ALIGN-I alone)")
 	fs.Float64Var(&o.Beta, "beta", o.Beta, "β of the preference (DPO) loss")
+	fs.Float64Var(&o.LambdaVal, "lambda-val", o.LambdaVal, "λ of the Harmonic reward that scores validation images and picks the kept weights (the paper's λ_val; its Table 1 uses 0.5)")
 	fs.IntVar(&o.ValidateEvery, "validate-every", o.ValidateEvery, "steps between validations (0: none; only for objectives that keep the last weights)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of every random draw: generated images, labels, noise, evaluation images")
 	fs.StringVar(&o.Out, "out", "", "output folder (default out/finetune-<subject> in the toy world, out/finetune-<class> with --model)")

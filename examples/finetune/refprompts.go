@@ -5,13 +5,14 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gorpo/gorpo/examples/internal/toypreset"
 	"github.com/gorpo/gorpo/internal/toyworld"
 	"github.com/gorpo/gorpo/rpo"
 )
 
 // referenceContexts is the --reference-prompts value that captions each toy-world reference with
 // the context it was rendered in.
-const referenceContexts = "contexts"
+const referenceContexts = toypreset.ReferenceContexts
 
 // referencePrompts resolves --reference-prompts into rpo.Config.ReferencePrompts for n photos:
 // nil for "", the toy subject's reference contexts for referenceContexts, else the templates in

@@ -58,7 +58,7 @@ func settingsOf(o options) (settings, error) {
 	cfg := rpo.DefaultConfig()
 	cfg.Token, cfg.Class, cfg.Live, cfg.Objective, cfg.SubjectPrompt = o.Token, o.Class, o.Live, obj, o.SubjectPrompt
 	cfg.LoRARank, cfg.Steps, cfg.LearningRate, cfg.ValidateEvery, cfg.Seed = o.LoRA, o.Steps, o.LR, o.ValidateEvery, o.Seed
-	cfg.LambdaTrain, cfg.Beta, cfg.BatchSize = o.LambdaTrain, o.Beta, o.Batch
+	cfg.LambdaTrain, cfg.Beta, cfg.BatchSize, cfg.LambdaVal = o.LambdaTrain, o.Beta, o.Batch, o.LambdaVal
 	cfg.ImagesPerPrompt, cfg.ValidationImagesPerPrompt, cfg.NumClassImages = o.ImagesPerPrompt, o.ValImages, o.ClassImages
 	check := cfg // the class and objective errors are reported above
 	if strings.TrimSpace(check.Class) == "" {
@@ -119,7 +119,7 @@ func parseSize(s string) (height, width int, err error) {
 // configFlags names the flag of each Config field the command line sets.
 var configFlags = map[string]string{
 	"Token": "token", "SubjectPrompt": "subject-prompt", "ReferencePrompts": "reference-prompts", "Class": "class", "Objective": "objective", "LoRARank": "lora", "Steps": "steps", "BatchSize": "batch",
-	"LearningRate": "lr", "ValidateEvery": "validate-every", "ImagesPerPrompt": "images-per-prompt",
+	"LearningRate": "lr", "LambdaVal": "lambda-val", "LambdaTrain": "lambda-train", "Beta": "beta", "ValidateEvery": "validate-every", "ImagesPerPrompt": "images-per-prompt",
 	"ValidationImagesPerPrompt": "val-images", "NumClassImages": "class-images",
 }
 
@@ -193,6 +193,7 @@ func resumeSettings(s settings, explicit map[string]bool) (settings, error) {
 		{"lr", have.LearningRate, want.LearningRate},
 		{"lambda-train", have.LambdaTrain, want.LambdaTrain},
 		{"beta", have.Beta, want.Beta},
+		{"lambda-val", have.LambdaVal, want.LambdaVal},
 		{"validate-every", have.ValidateEvery, want.ValidateEvery},
 		{"seed", have.Seed, want.Seed},
 		{"images-per-prompt", have.ImagesPerPrompt, want.ImagesPerPrompt},
