@@ -53,7 +53,7 @@ func export(ctx context.Context, out string, vae *diffusion.AutoencoderKL, st au
 			return err
 		}
 	}
-	md := trainingMD(st, scale, rep, time.Since(t0))
+	md := trainingMD(vae, st, scale, rep, time.Since(t0))
 	return os.WriteFile(filepath.Join(out, "TRAINING.md"), []byte(md), 0o644)
 }
 
@@ -111,13 +111,24 @@ func sheet(r *autoencoder.Report) image.Image {
 	return toyworld.Grid(rows, 4, 2)
 }
 
-func trainingMD(st autoencoder.State, scale float64, r *autoencoder.Report, evalTime time.Duration) string {
+func trainingMD(vae *diffusion.AutoencoderKL, st autoencoder.State, scale float64, r *autoencoder.Report, evalTime time.Duration) string {
 	b, _ := backend.Default()
 	var sb strings.Builder
 	s := st.Settings
 	fmt.Fprintf(&sb, "# Toy-world autoencoder: how it was trained\n\n")
-	fmt.Fprintf(&sb, "Trained by `GOEXPERIMENT=simd go run ./examples/toyvae %s` (%s).\n\n", strings.Join(os.Args[1:], " "), time.Now().UTC().Format("2006-01-02"))
+	env := "GOEXPERIMENT=simd"
+	if g := os.Getenv("GODEBUG"); g != "" {
+		env = "GODEBUG=" + g + " " + env
+	}
+	fmt.Fprintf(&sb, "Trained by `%s go run ./examples/toyvae %s` (%s).\n\n", env, strings.Join(os.Args[1:], " "), time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&sb, "- backend: %s, %d cores, %s/%s\n", b.Description(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	cfg := vae.Config()
+	params := 0
+	for v := range vae.Store().IterVariables() {
+		params += v.Shape().Size()
+	}
+	fmt.Fprintf(&sb, "- model: AutoencoderKL, block_out_channels %v, layers_per_block %d, latent_channels %d, norm_num_groups %d, act_fn %s, mid_block_add_attention %v; %.2fM parameters\n",
+		cfg.BlockOutChannels, cfg.LayersPerBlock, cfg.LatentChannels, cfg.NormNumGroups, cfg.ActFn, cfg.MidBlockAddAttention, float64(params)/1e6)
 	fmt.Fprintf(&sb, "- settings: %+v\n", s)
 	fmt.Fprintf(&sb, "- steps: %d of %d (%d fresh renders); training wall time %s (compilation included)\n", st.Step, s.Steps, st.Step*s.Batch, time.Duration(st.Seconds*float64(time.Second)).Round(time.Second))
 	fmt.Fprintf(&sb, "- scaling_factor: %.5f, 1/std of posterior samples of %d held-out renders GenericScene(2^42+2^30+i)\n\n", scale, scaleImages)

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,8 +50,21 @@ func main() {
 	ckEvery := flag.Int("checkpoint-every", 250, "checkpoint every this many steps")
 	limit := flag.Duration("time-limit", 0, "stop training after this wall time (0: none), then export")
 	evalN := flag.Int("eval", 2000, "held-out renders of the round-trip evaluation (0: none)")
+	cfg := autoencoder.DefaultConfig()
+	channels := flag.String("channels", intsString(cfg.BlockOutChannels), "block_out_channels, comma-separated (one block per entry: 2 halves the side)")
+	flag.IntVar(&cfg.LatentChannels, "latent-channels", cfg.LatentChannels, "latent_channels")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	var err error
+	if cfg.BlockOutChannels, err = parseInts(*channels); err != nil {
+		fmt.Fprintln(os.Stderr, "toyvae: --channels:", err)
+		os.Exit(2)
+	}
+	cfg.DownBlockTypes, cfg.UpBlockTypes = nil, nil
+	for range cfg.BlockOutChannels {
+		cfg.DownBlockTypes = append(cfg.DownBlockTypes, "DownEncoderBlock2D")
+		cfg.UpBlockTypes = append(cfg.UpBlockTypes, "UpDecoderBlock2D")
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -60,14 +74,35 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*out, s, *every, *ckEvery, *limit, *evalN); err != nil {
+	if err := run(*out, cfg, s, *every, *ckEvery, *limit, *evalN); err != nil {
 		fmt.Fprintln(os.Stderr, "toyvae:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(out string, s autoencoder.Settings, every, ckEvery int, limit time.Duration, evalN int) error {
+// intsString and parseInts write and read "16,32".
+func intsString(v []int) string {
+	var parts []string
+	for _, x := range v {
+		parts = append(parts, strconv.Itoa(x))
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q: want positive integers separated by commas", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func run(out string, cfg diffusion.VAEConfig, s autoencoder.Settings, every, ckEvery int, limit time.Duration, evalN int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b, err := backend.Default()
@@ -75,7 +110,7 @@ func run(out string, s autoencoder.Settings, every, ckEvery int, limit time.Dura
 		return err
 	}
 	fmt.Printf("backend: %s, %d cores\n", b.Description(), runtime.NumCPU())
-	vae, err := diffusion.NewVAE(autoencoder.DefaultConfig(), int64(s.Seed))
+	vae, err := diffusion.NewVAE(cfg, int64(s.Seed))
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ type Settings struct {
 
 // DefaultSettings are the run that made the shipped autoencoder (TRAINING.md beside it).
 func DefaultSettings() Settings {
-	return Settings{Steps: 2000, Batch: 32, Seed: 1, LearningRate: 1.5e-3, WarmupSteps: 100, MinLRFactor: 0.05,
+	return Settings{Steps: 4000, Batch: 32, Seed: 1, LearningRate: 1.5e-3, WarmupSteps: 100, MinLRFactor: 0.05,
 		WeightDecay: 0.01, MaxGradNorm: 1, KLWeight: 1e-6}
 }
 
