@@ -45,12 +45,9 @@
 // judge (subject_fidelity, prompt_fidelity) over the subject's 25 evaluation prompts, and
 // report.md tabulates it.
 //
-// --subject all runs every built-in subject in turn, each as --subject NAME would but into
-// --out/NAME (--out defaults to out/finetune-all), then writes table.md and table.json in --out: a
-// row per subject with the judge's subject and prompt fidelity before and after (and with
-// --compare sim's prompt fidelity), the acceptance test's pass checks and a count of the subjects
-// passing them. --table-only rebuilds the table from the subjects' report.json files. --resume
-// keeps the subjects that finished and continues with the rest.
+// The toy world's six subjects as a benchmark (what --subject all did here) are the DreamBench
+// harness's: go run ./examples/dreambench --toy (its --objectives all for --compare's set), which
+// writes the table of the judge's shares and checks beside the reward's scores.
 package main
 
 import (
@@ -109,7 +106,6 @@ type options struct {
 	Resume          bool
 	Overwrite       bool
 	Compare         bool // train every objective of objectives in turn and tabulate them
-	TableOnly       bool // --subject all: only rebuild the table from the subjects' reports
 	MaxImagePixels  int  // the largest reference photo read, width × height
 
 	// Not flags.
@@ -132,6 +128,9 @@ func defaultOptions() options {
 		EvalPrompts: 6, EvalImages: 4, MaxImagePixels: imaging.DefaultMaxPixels,
 	}
 }
+
+// movedAll is the --subject value that ran every toy subject, now examples/dreambench --toy's job.
+const movedAll = "all"
 
 // objectives are the --objective names, with what each minimises and which weights it keeps.
 var objectives = []struct {
@@ -177,7 +176,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Model, "model", "", "Stable Diffusion folder in diffusers layout (model_index.json, unet/, vae/, ...)")
 	fs.StringVar(&o.BaseModel, "base-model", "", "toy world: a toy base model's diffusers folder (as examples/toypretrain writes it) instead of the shipped one")
 	fs.StringVar(&o.Subject, "subject", "", "toy world: the built-in subject to fine-tune on (default the first: "+toySubjectNames()+
-		"), or all: each in turn into --out/NAME, then a table of them in --out (table.md, table.json)")
+		"); every subject as a benchmark: go run ./examples/dreambench --toy")
 	fs.StringVar(&o.Reward, "reward", "", "ALIGN folder (transformers layout, e.g. kakaobrain/align-base): the reward that labels and validates")
 	fs.StringVar(&o.SubjectDir, "subject-dir", "", "folder of reference photos of the subject (.jpg, .jpeg, .png, read in name order)")
 	fs.StringVar(&o.Class, "class", "", "class word of the subject (\"dog\", \"backpack\"); required with --subject-dir")
@@ -209,7 +208,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its latest checkpoint, with the settings it was started with")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "start a new run in --out even if it holds one (its generated-image cache is kept)")
 	fs.IntVar(&o.MaxImagePixels, "max-image-pixels", o.MaxImagePixels, "the largest reference photo read, in pixels (width × height, checked from the file's header before decoding)")
-	fs.BoolVar(&o.TableOnly, "table-only", false, "with --subject all: train nothing, only rebuild the table from the report.json in each subject's folder of --out")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -219,8 +217,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.MaxImagePixels <= 0 {
 		return o, fmt.Errorf("--max-image-pixels %d: want a positive number of pixels", o.MaxImagePixels)
 	}
-	if err := allConflicts(o); err != nil {
-		return o, err
+	if o.Subject == movedAll {
+		return o, errors.New("--subject all moved to the DreamBench harness: go run ./examples/dreambench --toy " +
+			"(--objectives all for --compare's ablations; --table-only there rebuilds the table)")
 	}
 	o.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })

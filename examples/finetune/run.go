@@ -38,9 +38,6 @@ const (
 // ctx stops the run after its current step; the error then wraps context.Canceled, after run has
 // printed where the checkpoints are.
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	if o.Subject == allSubjects || o.TableOnly {
-		return runAll(ctx, o, stdout)
-	}
 	start := time.Now()
 	if err := compareConflicts(o); err != nil {
 		return err
