@@ -2,12 +2,8 @@ package autoencoder
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"github.com/gorpo/gorpo/internal/optim"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/toyworld"
+	"github.com/gorpo/gorpo/internal/trainrun"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
@@ -48,13 +45,7 @@ func DefaultSettings() Settings {
 
 // LearningRateAt is the learning rate of step (0-based).
 func (s Settings) LearningRateAt(step int) float64 {
-	if step < s.WarmupSteps {
-		return s.LearningRate * float64(step+1) / float64(s.WarmupSteps)
-	}
-	span := max(1, s.Steps-s.WarmupSteps)
-	p := min(1, float64(step-s.WarmupSteps)/float64(span))
-	lo := s.LearningRate * s.MinLRFactor
-	return lo + (s.LearningRate-lo)*0.5*(1+math.Cos(math.Pi*p))
+	return trainrun.Cosine(step, s.Steps, s.WarmupSteps, s.LearningRate, s.MinLRFactor)
 }
 
 // State is a checkpoint's state.json.
@@ -109,16 +100,12 @@ func (t *Trainer) Resume() (bool, error) {
 		return false, nil
 	}
 	dir := filepath.Join(t.Checkpoints, CheckpointDir)
-	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("autoencoder: resume: %w", err)
-	}
 	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return false, fmt.Errorf("autoencoder: resume: %s: %w", dir, err)
+	if ok, err := trainrun.ReadState(dir, &st); !ok || err != nil {
+		if err != nil {
+			err = fmt.Errorf("autoencoder: resume: %w", err)
+		}
+		return false, err
 	}
 	a, b := st.Settings, t.Settings
 	a.Steps, b.Steps = 0, 0
@@ -140,53 +127,17 @@ func (t *Trainer) Resume() (bool, error) {
 	return true, nil
 }
 
-// checkpoint writes the state to Checkpoints/checkpoint: a temporary folder beside it, then
-// two renames (the old one aside, the new one in).
+// checkpoint writes the state to Checkpoints/checkpoint, atomically (trainrun.ReplaceDir).
 func (t *Trainer) checkpoint() error {
-	return replaceDir(filepath.Join(t.Checkpoints, CheckpointDir), func(tmp string) error {
+	return trainrun.ReplaceDir(filepath.Join(t.Checkpoints, CheckpointDir), func(tmp string) error {
 		if err := t.VAE.Save(filepath.Join(tmp, "vae")); err != nil {
 			return err
 		}
 		if err := optim.SaveState(t.VAE.Store(), optim.DefaultScope, filepath.Join(tmp, "optimizer.safetensors")); err != nil {
 			return err
 		}
-		data, err := json.Marshal(t.state)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(tmp, "state.json"), data, 0o644)
+		return trainrun.WriteState(tmp, t.state)
 	})
-}
-
-// replaceDir builds a folder with fill in a temporary folder beside dir, then renames it into
-// place: an existing dir is replaced only once the new one is complete.
-func replaceDir(dir string, fill func(tmp string) error) error {
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := fill(tmp); err != nil {
-		return err
-	}
-	old := filepath.Join(parent, "."+filepath.Base(dir)+".old")
-	_ = os.RemoveAll(old)
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
-	}
-	return os.RemoveAll(old)
 }
 
 // build declares the training step: encode, draw a latent from the posterior

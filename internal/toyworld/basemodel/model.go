@@ -16,6 +16,7 @@ import (
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/clip"
 	"github.com/gorpo/gorpo/internal/safetensors"
+	"github.com/gorpo/gorpo/internal/trainrun"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
@@ -163,32 +164,10 @@ func (m *Model) loadState(path string) error {
 // weights are the moving averages. The folder is built beside dir and renamed into place; an
 // existing dir is replaced only once the new one is complete.
 func (m *Model) Export(dir string, ema bool, extra map[string][]byte) error {
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("basemodel: export: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("basemodel: export: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("basemodel: export: %w", err)
-	}
-	if err := m.writeFolder(tmp, ema, extra); err != nil {
+	if err := trainrun.ReplaceDir(dir, func(tmp string) error { return m.writeFolder(tmp, ema, extra) }); err != nil {
 		return fmt.Errorf("basemodel: export to %s: %w", dir, err)
 	}
-	old := filepath.Join(parent, "."+filepath.Base(dir)+".old")
-	_ = os.RemoveAll(old)
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("basemodel: export: %w", err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("basemodel: export: %w", err)
-	}
-	return os.RemoveAll(old)
+	return nil
 }
 
 func (m *Model) writeFolder(dir string, ema bool, extra map[string][]byte) error {

@@ -2,12 +2,8 @@ package basemodel
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/trainrun"
 	"github.com/gorpo/gorpo/schedule"
 )
 
@@ -47,13 +44,7 @@ func DefaultSettings() Settings {
 
 // LearningRateAt is the learning rate of step (0-based).
 func (s Settings) LearningRateAt(step int) float64 {
-	if step < s.WarmupSteps {
-		return s.LearningRate * float64(step+1) / float64(s.WarmupSteps)
-	}
-	span := max(1, s.Steps-s.WarmupSteps)
-	p := min(1, float64(step-s.WarmupSteps)/float64(span))
-	lo := s.LearningRate * s.MinLRFactor
-	return lo + (s.LearningRate-lo)*0.5*(1+math.Cos(math.Pi*p))
+	return trainrun.Cosine(step, s.Steps, s.WarmupSteps, s.LearningRate, s.MinLRFactor)
 }
 
 // State is a checkpoint's state.json.
@@ -103,16 +94,12 @@ func (t *Trainer) Resume() (bool, error) {
 		return false, nil
 	}
 	dir := filepath.Join(t.Checkpoints, CheckpointDir)
-	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("basemodel: resume: %w", err)
-	}
 	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return false, fmt.Errorf("basemodel: resume: %s: %w", dir, err)
+	if ok, err := trainrun.ReadState(dir, &st); !ok || err != nil {
+		if err != nil {
+			err = fmt.Errorf("basemodel: resume: %w", err)
+		}
+		return false, err
 	}
 	a, b := st.Settings, t.Settings
 	a.Steps, b.Steps = 0, 0
@@ -127,38 +114,14 @@ func (t *Trainer) Resume() (bool, error) {
 	return true, nil
 }
 
-// checkpoint writes the state to Checkpoints/checkpoint: a temporary folder beside it, then
-// two renames (the old one aside, the new one in).
+// checkpoint writes the state to Checkpoints/checkpoint, atomically (trainrun.ReplaceDir).
 func (t *Trainer) checkpoint() error {
-	dir := filepath.Join(t.Checkpoints, CheckpointDir)
-	if err := os.MkdirAll(t.Checkpoints, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(t.Checkpoints, "."+CheckpointDir+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := t.Model.saveState(filepath.Join(tmp, "state.safetensors")); err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(tmp, "state.json"), t.state); err != nil {
-		return err
-	}
-	old := filepath.Join(t.Checkpoints, "."+CheckpointDir+".old")
-	_ = os.RemoveAll(old)
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, old); err != nil {
+	return trainrun.ReplaceDir(filepath.Join(t.Checkpoints, CheckpointDir), func(tmp string) error {
+		if err := t.Model.saveState(filepath.Join(tmp, "state.safetensors")); err != nil {
 			return err
 		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
-	}
-	return os.RemoveAll(old)
+		return trainrun.WriteState(tmp, t.state)
+	})
 }
 
 // build compiles nothing yet: it declares the training graph, one step of AdamW on the MSE
