@@ -96,8 +96,8 @@ func (c *AlignConfig) Validate() error {
 	if err := c.VisionConfig.validate(); err != nil {
 		return err
 	}
-	if c.ProjectionDim <= 0 {
-		return fmt.Errorf("projection_dim = %d, want > 0", c.ProjectionDim)
+	if err := checkSize("AlignConfig", "projection_dim", c.ProjectionDim); err != nil {
+		return err
 	}
 	if h := c.VisionConfig.HiddenSize(); h != c.ProjectionDim {
 		return fmt.Errorf("projection_dim = %d, but the image features have %d channels "+

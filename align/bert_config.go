@@ -62,8 +62,8 @@ func (c *AlignTextConfig) validate() error {
 		{"num_attention_heads", c.NumAttentionHeads}, {"intermediate_size", c.IntermediateSize},
 		{"max_position_embeddings", c.MaxPositionEmbeddings}, {"type_vocab_size", c.TypeVocabSize},
 	} {
-		if p.v <= 0 {
-			return fmt.Errorf("%s.%s = %d, want > 0", s, p.name, p.v)
+		if err := checkSize(s, p.name, p.v); err != nil {
+			return err
 		}
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {

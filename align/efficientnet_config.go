@@ -142,8 +142,8 @@ func (c *AlignVisionConfig) validate() error {
 	}{{"num_channels", c.NumChannels}, {"image_size", c.ImageSize}, {"depth_divisor", c.DepthDivisor},
 		{"hidden_dim", c.HiddenDim}}
 	for _, p := range positive {
-		if p.v <= 0 {
-			return fmt.Errorf("%s.%s = %d, want > 0", s, p.name, p.v)
+		if err := checkSize(s, p.name, p.v); err != nil {
+			return err
 		}
 	}
 	for _, p := range []struct {
@@ -153,6 +153,9 @@ func (c *AlignVisionConfig) validate() error {
 		{"squeeze_expansion_ratio", c.SqueezeExpansionRatio}, {"batch_norm_eps", c.BatchNormEps}} {
 		if !(p.v > 0) || math.IsInf(p.v, 0) {
 			return fmt.Errorf("%s.%s = %v, want a finite number > 0", s, p.name, p.v)
+		}
+		if (p.name == "width_coefficient" || p.name == "depth_coefficient") && p.v > maxCoefficient {
+			return fmt.Errorf("%s.%s = %v, want at most %d", s, p.name, p.v, maxCoefficient)
 		}
 	}
 	n := len(c.InChannels)
@@ -179,6 +182,9 @@ func (c *AlignVisionConfig) validate() error {
 		for i, v := range l.v {
 			if !l.ok(v) {
 				return fmt.Errorf("%s.%s[%d] = %d, want %s", s, l.name, i, v, l.want)
+			}
+			if limit, ok := sizeLimits[l.name]; ok && v > limit {
+				return fmt.Errorf("%s.%s[%d] = %d, want at most %d", s, l.name, i, v, limit)
 			}
 		}
 	}

@@ -279,6 +279,16 @@ func (c *ImageProcessorConfig) validate(kind string, shortestEdgeOK bool) error 
 			return fmt.Errorf("%s: field \"resample\" = %d (%v): not supported by the torchvision backend", kind, c.Resample, f)
 		}
 	}
+	for _, f := range []struct {
+		name string
+		v    []int
+	}{{"size", []int{c.Size.Height, c.Size.Width, c.Size.ShortestEdge}}, {"crop_size", []int{c.CropSize.Height, c.CropSize.Width}}} {
+		for _, v := range f.v {
+			if v > sizeLimits[f.name] {
+				return fmt.Errorf("%s: field %q = %d pixels, want at most %d", kind, f.name, v, sizeLimits[f.name])
+			}
+		}
+	}
 	if c.DoCenterCrop && (!c.CropSize.hasHW() || c.CropSize.ShortestEdge != 0 || c.CropSize.LongestEdge != 0) {
 		return fmt.Errorf("%s: field \"crop_size\" = %+v: want height and width > 0", kind, c.CropSize)
 	}

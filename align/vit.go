@@ -89,8 +89,8 @@ func (c ViTConfig) Validate() error {
 		{"num_attention_heads", c.NumAttentionHeads}, {"intermediate_size", c.IntermediateSize},
 		{"image_size", c.ImageSize}, {"patch_size", c.PatchSize}, {"num_channels", c.NumChannels},
 	} {
-		if f.v <= 0 {
-			return fmt.Errorf("ViTConfig: field %q = %d, want a positive integer", f.name, f.v)
+		if err := checkSize("ViTConfig", f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
