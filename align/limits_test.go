@@ -9,7 +9,7 @@ import (
 func TestConfigSizeLimits(t *testing.T) {
 	for _, c := range []struct {
 		name, json, field string
-		parse            func([]byte) error
+		parse             func([]byte) error
 	}{
 		{"bert vocab", `{"text_config": {"vocab_size": 10000000000}, "vision_config": {}}`, "text_config.vocab_size", parseAlign},
 		{"bert positions", `{"text_config": {"max_position_embeddings": 100000000}, "vision_config": {}}`, "text_config.max_position_embeddings", parseAlign},
