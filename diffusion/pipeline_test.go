@@ -73,11 +73,19 @@ func imageOf(x []float32, shape [4]int, i int) []float32 {
 	return x[i*n : (i+1)*n]
 }
 
-// maxAbsDiff is max |a-b|.
+// maxAbsDiff is max |a-b|, +Inf when the lengths differ or either side holds a NaN (so that a
+// NaN never reads as "identical" or as "within tolerance").
 func maxAbsDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
 	d := 0.0
 	for i := range a {
-		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+		x := math.Abs(float64(a[i]) - float64(b[i]))
+		if math.IsNaN(x) {
+			return math.Inf(1)
+		}
+		d = max(d, x)
 	}
 	return d
 }
@@ -243,13 +251,11 @@ func TestPipelineProgressAndCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var cancelled time.Time
 	steps := 0
 	_, _, err = p.GenerateLatents(ctx, []string{"a dog"}, diffusion.Steps(50), diffusion.Size(16, 16),
 		diffusion.Progress(func(step, total int) {
 			steps = step
 			if step == 2 {
-				cancelled = time.Now()
 				cancel()
 			}
 		}))
@@ -258,9 +264,6 @@ func TestPipelineProgressAndCancel(t *testing.T) {
 	}
 	if steps != 2 {
 		t.Fatalf("%d steps ran, want 2 (cancelled after the second)", steps)
-	}
-	if d := time.Since(cancelled); d > 2*time.Second {
-		t.Fatalf("returned %v after cancel", d)
 	}
 	t.Logf("cancelled run: %v", err)
 
