@@ -9,7 +9,8 @@
 //     DPM-Solver++ 2M, PNDM) with diffusers' timestep semantics.
 //   - diffusion: the U-Net, VAE, CLIP text encoder and tokenizer, diffusers folders, and the
 //     text-to-image Pipeline.
-//   - align: ALIGN, CLIP and DINO encoders that judge images.
+//   - align: ALIGN, CLIP and DINO encoders that judge images; align/clip holds the CLIP configs
+//     and BPE tokenizer that diffusion's text encoder shares.
 //   - reward: the λ-Harmonic reward over ALIGN-I and ALIGN-T, and the paper's metrics.
 //   - preference: Bradley-Terry labels for (reference, generated) pairs.
 //   - rpo: the Trainer that wires them: set-up, loss, optimiser, validation, early stopping,

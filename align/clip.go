@@ -14,25 +14,26 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	clipcfg "github.com/gorpo/gorpo/align/clip"
 	"github.com/gorpo/gorpo/internal/backend"
-	"github.com/gorpo/gorpo/internal/bpe"
 	"github.com/gorpo/gorpo/internal/clip"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
 // CLIPConfig is transformers' CLIPConfig, a CLIPModel's config.json: Text and Vision are its
-// text_config and vision_config, under their upstream field names.
-type CLIPConfig = clip.Config
+// text_config and vision_config, under their upstream field names (package align/clip documents
+// the fields).
+type CLIPConfig = clipcfg.Config
 
 // CLIPTextConfig is transformers' CLIPTextConfig (CLIPConfig.Text).
-type CLIPTextConfig = clip.TextConfig
+type CLIPTextConfig = clipcfg.TextConfig
 
 // CLIPVisionConfig is transformers' CLIPVisionConfig (CLIPConfig.Vision).
-type CLIPVisionConfig = clip.VisionConfig
+type CLIPVisionConfig = clipcfg.VisionConfig
 
-// CLIPTokenizer is CLIP's byte-level BPE tokenizer (OpenAI's simple_tokenizer, exactly); it is
-// the same type as diffusion.CLIPTokenizer.
-type CLIPTokenizer = bpe.Tokenizer
+// CLIPTokenizer is CLIP's byte-level BPE tokenizer (OpenAI's simple_tokenizer, exactly), package
+// align/clip's Tokenizer; it is the same type as diffusion.CLIPTokenizer.
+type CLIPTokenizer = clipcfg.Tokenizer
 
 // CLIP is CLIP (Radford et al., "Learning Transferable Visual Models From Natural Language
 // Supervision", ICML 2021) as transformers' CLIPModel builds it: a ViT image tower and a causal
@@ -91,7 +92,7 @@ func LoadCLIP(dir string) (*CLIP, error) {
 		return nil, err
 	}
 	if clipHasTokenizer(dir) {
-		if c.Tokenizer, err = bpe.Load(dir); err != nil {
+		if c.Tokenizer, err = clipcfg.LoadTokenizer(dir); err != nil {
 			return nil, fmt.Errorf("align: %w", err)
 		}
 	} else {

@@ -10,14 +10,16 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	clipcfg "github.com/gorpo/gorpo/align/clip"
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/clip"
 	"github.com/gorpo/gorpo/internal/safetensors"
 )
 
 // TextEncoderConfig is the text encoder's config.json: transformers' CLIPTextConfig, under its
-// upstream field names (hidden_act "quick_gelu" for SD 1.x, "gelu" for SD 2.x, ...).
-type TextEncoderConfig = clip.TextConfig
+// upstream field names (hidden_act "quick_gelu" for SD 1.x, "gelu" for SD 2.x, ...): package
+// align/clip's TextConfig, which documents the fields.
+type TextEncoderConfig = clipcfg.TextConfig
 
 // TextEncoderScope is the scope under which LoadTextEncoder keeps the text encoder's variables in
 // its Store: "/text_model/encoder/layers/0/self_attn/q_proj/weight" is the checkpoint's

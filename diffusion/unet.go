@@ -47,7 +47,7 @@ type UNet struct {
 	hostState             // compute dtype; mu serialises Predict
 	predict   *model.Exec // Predict's graph
 
-	attnLinear atomic.Pointer[nn.LinearFunc] // SetAttentionLinear's hook; nil: nn.Linear
+	attnLinear atomic.Pointer[LinearFunc] // SetAttentionLinear's hook; nil: Linear
 }
 
 // Config returns the U-Net's configuration.
@@ -78,10 +78,10 @@ func (u *UNet) SetComputeDType(dtype dtypes.DType) error {
 
 // SetAttentionLinear installs fn as the function that builds the attention projections (to_q,
 // to_k, to_v, to_out.0) in Forward and Predict, so that code which knows nothing of adapters
-// (Pipeline) runs the U-Net with them; nil restores nn.Linear. See ForwardWith for what fn
+// (Pipeline) runs the U-Net with them; nil restores Linear. See ForwardWith for what fn
 // receives. Predict's compiled graph is dropped; graphs already built keep the function they
 // were built with. Install it between graph builds, not during one.
-func (u *UNet) SetAttentionLinear(fn nn.LinearFunc) {
+func (u *UNet) SetAttentionLinear(fn LinearFunc) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	dropExecs(&u.predict)
@@ -93,12 +93,12 @@ func (u *UNet) SetAttentionLinear(fn nn.LinearFunc) {
 }
 
 // AttentionLinear returns the function that builds the attention projections in Forward and
-// Predict: the one SetAttentionLinear installed, or nn.Linear.
-func (u *UNet) AttentionLinear() nn.LinearFunc {
+// Predict: the one SetAttentionLinear installed, or Linear.
+func (u *UNet) AttentionLinear() LinearFunc {
 	if fn := u.attnLinear.Load(); fn != nil {
 		return *fn
 	}
-	return nn.Linear
+	return Linear
 }
 
 // ComputeDType returns the dtype the U-Net computes in (see SetComputeDType).
@@ -129,14 +129,14 @@ func (u *UNet) Forward(scope *model.Scope, sample, timesteps, context *Node) *No
 
 // ForwardWith is Forward with the four projections of every attention (to_q, to_k, to_v and
 // to_out.0 of attn1 and attn2 in each transformer block) built by attnLinear instead of
-// nn.Linear: the way LoRA adapters enter the graph. attnLinear is called with the projection's
+// Linear: the way LoRA adapters enter the graph. attnLinear is called with the projection's
 // own scope, whose path ends with the projection's upstream module path
 // ("<scope>/down_blocks/0/attentions/0/transformer_blocks/0/attn1/to_q" is diffusers'
 // "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"), so it reads the base "weight"
 // (and "bias") there and knows which module it replaces. attnLinear nil means the hook
-// SetAttentionLinear installed, or nn.Linear when there is none; pass nn.Linear itself for the
+// SetAttentionLinear installed, or Linear when there is none; pass Linear itself for the
 // plain U-Net while a hook is installed (the frozen base beside an adapted one).
-func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node, attnLinear nn.LinearFunc) *Node {
+func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node, attnLinear LinearFunc) *Node {
 	if attnLinear == nil {
 		attnLinear = u.AttentionLinear()
 	}
@@ -162,7 +162,7 @@ func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node,
 	if cfg.TimeEmbeddingActFn != nil {
 		temb = diffusersActivation(*cfg.TimeEmbeddingActFn)(temb)
 	}
-	blocks := unetBlocks{cfg: cfg, plan: plan, temb: temb, context: context, attnLinear: attnLinear}
+	blocks := unetBlocks{cfg: cfg, plan: plan, temb: temb, context: context, attnLinear: nn.LinearFunc(attnLinear)}
 
 	k := cfg.ConvInKernel
 	h := nn.Conv2D(scope.In("conv_in"), sample, cfg.BlockOutChannels[0]).Kernel(k).Padding((k - 1) / 2).Done()

@@ -18,11 +18,11 @@
 //     the best checkpoint (early stopping).
 //
 // Usage: NewTrainer(cfg, pipeline, embedder, photos, options...) checks everything and writes
-// nothing; Run does the above under OutDir (run.json, setup.json, metrics.jsonl,
-// reward_curve.png, validation/ grids, best/, latest/, final/) and returns a Result; Resume
-// continues a cancelled or killed run from OutDir/latest, bit for bit as if it had not stopped.
-// The generated images are cached across runs (CacheDir). Validations happen every
-// ValidateEvery steps from step ValidateEvery on, as in the official code (not at step 0).
+// nothing; Run does the above under OutDir (run.json, setup.json, metrics.jsonl, validation/
+// grids, best/, latest/, final/, and reward_curve.png with PlotRewardCurve and rpo/report) and
+// returns a Result; Resume continues a cancelled or killed run from OutDir/latest, bit for bit
+// as if it had not stopped. The generated images are cached across runs (CacheDir). Validations
+// happen every ValidateEvery steps from step ValidateEvery on, as in the official code (not at step 0).
 //
 // Status: complete for the paper's method and its comparisons. Config with the paper's defaults
 // and Validate; the official prompts and DreamBench's; the losses (RPOLoss, SimLoss,

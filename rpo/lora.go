@@ -50,7 +50,7 @@ var ErrLoRAMismatch = errors.New("LoRA adapters do not match the U-Net")
 // shape is kept and given the new value, so graphs compiled with adapters of the same rank
 // (a training step, Predict with a LoRA attached) compute with the new ones without a rebuild;
 // the earlier LoRA value itself is then stale (its α and attachment are its own). In a graph, Linear is the adapted projection: u.ForwardWith(scope, x, t, c,
-// l.Linear()) is the adapted U-Net and u.ForwardWith(scope, x, t, c, nn.Linear) the base one over
+// l.Linear()) is the adapted U-Net and u.ForwardWith(scope, x, t, c, diffusion.Linear) the base one over
 // the same weights. Attach installs Linear as the U-Net's own hook, so Forward, Predict and
 // diffusion.Pipeline run with the adapters without knowing of them.
 //
@@ -244,7 +244,7 @@ func (l *LoRA) Variables() []*model.Variable {
 	return vars
 }
 
-// Linear returns the adapted projection, an nn.LinearFunc for diffusion.UNet.ForwardWith or
+// Linear returns the adapted projection, a diffusion.LinearFunc for diffusion.UNet.ForwardWith or
 // SetAttentionLinear: W·x + b + (α/r)·B·(A·x), with W and b the "weight" and "bias" of the
 // scope it is called with (the projection's own scope, under whichever U-Net scope the graph
 // builds: "/unet", a frozen "/base" copy, ...) and A, B the adapters of the module whose upstream
@@ -252,7 +252,7 @@ func (l *LoRA) Variables() []*model.Variable {
 // (the adapters, float32, are converted as the base weights are) and the gradients reach A and B.
 // Building a graph for a scope that is no adapted module, or after Merge, panics (graph building
 // errors are panics).
-func (l *LoRA) Linear() nn.LinearFunc {
+func (l *LoRA) Linear() diffusion.LinearFunc {
 	scale := l.Scale()
 	return func(scope *model.Scope, x *Node, outDim int, bias bool) *Node {
 		m := l.moduleOf(scope.Scope())

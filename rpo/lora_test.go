@@ -21,7 +21,6 @@ import (
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/fixtures"
-	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 )
 
@@ -307,7 +306,7 @@ func TestLoRATrainsOnlyAdapters(t *testing.T) {
 		unet := scope.Store().Scope(diffusion.UNetScope)
 		eps := ZerosLike(x)
 		loss := ReduceAllMean(Square(Sub(u.ForwardWith(unet, x, ts, c, l.Linear()), eps)))
-		baseLoss := ReduceAllMean(Square(Sub(u.ForwardWith(unet, x, ts, c, nn.Linear), eps)))
+		baseLoss := ReduceAllMean(Square(Sub(u.ForwardWith(unet, x, ts, c, diffusion.Linear), eps)))
 		opt.Update(scope, loss)
 		return loss, baseLoss
 	})

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/term"
 )
 
 // Phase names a part of a run, in ProgressEvent.
@@ -85,11 +83,9 @@ func newReporter(w io.Writer, display ProgressDisplay, callback func(ProgressEve
 	}
 	r := &reporter{w: w, display: display, callback: callback}
 	f, isFile := w.(*os.File)
-	terminal := isFile && term.IsTerminal(int(f.Fd()))
+	terminal := isFile && isTerminal(f)
 	if terminal {
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
-			r.width = cols
-		}
+		r.width = terminalWidth(f)
 	}
 	if display == DisplayAuto {
 		switch {

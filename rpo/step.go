@@ -14,7 +14,6 @@ import (
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/backend"
-	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 	"github.com/gorpo/gorpo/schedule"
@@ -54,7 +53,7 @@ func (m *trainedModel) forward(store *model.Store, x, t, c *Node) *Node {
 // without its adapters).
 func (m *trainedModel) forwardBase(store *model.Store, x, t, c *Node) *Node {
 	if m.lora != nil {
-		return StopGradient(m.unet.ForwardWith(store.Scope(diffusion.UNetScope), x, t, c, nn.Linear))
+		return StopGradient(m.unet.ForwardWith(store.Scope(diffusion.UNetScope), x, t, c, diffusion.Linear))
 	}
 	return StopGradient(m.unet.Forward(store.Scope(BaseUNetScope), x, t, c))
 }

@@ -190,7 +190,8 @@ func (t *Trainer) OutDir() string { return t.opts.outDir }
 //     Each step appends to metrics.jsonl and calls Hooks.OnStep.
 //  3. Validations, every ValidateEvery steps: generate, score at λ_val, EarlyStopping.Observe; a
 //     new best writes OutDir/best; then OnValidate (which may stop the run) and OnBest; the image
-//     grid, metrics.jsonl and reward_curve.png are updated and OutDir/latest written.
+//     grid, metrics.jsonl and (with PlotRewardCurve) reward_curve.png are updated and
+//     OutDir/latest written.
 //  4. The end: objectives without early stopping write their last weights to OutDir/final; the
 //     pipeline is left holding the kept weights (the best ones for early stopping).
 //

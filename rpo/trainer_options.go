@@ -76,6 +76,7 @@ type trainerOptions struct {
 	logger           io.Writer
 	display          ProgressDisplay
 	progress         func(ProgressEvent)
+	plotCurve        CurvePlotter
 	modelID          string
 	overwrite        bool
 	errs             []error
@@ -111,7 +112,7 @@ func defaultCacheDir(outDir string) string { return strings.TrimSuffix(outDir, "
 //	run.json            the Config and generation settings, for Resume
 //	setup.json          the rewards of the reference and generated images, and the pairs
 //	metrics.jsonl       one line per step and per validation
-//	reward_curve.png    the validation reward against the step, best marked
+//	reward_curve.png    the validation reward against the step, best marked (with PlotRewardCurve)
 //	validation/         step-XXXX.png: the validation images of each validation, a row per prompt
 //	best/               the best-validated weights (unet/ in diffusers layout, or the LoRA file)
 //	final/              the last weights, for objectives without early stopping
@@ -176,6 +177,14 @@ func Display(d ProgressDisplay) TrainerOption {
 // optimiser step, each validation. f runs on the training goroutine; keep it short.
 func Progress(f func(ProgressEvent)) TrainerOption {
 	return func(o *trainerOptions) { o.progress = f }
+}
+
+// PlotRewardCurve makes the run redraw OutDir/reward_curve.png with plot after each validation
+// that has a finite reward: rpo.PlotRewardCurve(report.WriteRewardCurvePNG) draws it as a PNG
+// with package rpo/report. Without it no curve is drawn (the rewards are in metrics.jsonl and
+// Result.Rewards), and package rpo links no plotting library. An error from plot ends the run.
+func PlotRewardCurve(plot CurvePlotter) TrainerOption {
+	return func(o *trainerOptions) { o.plotCurve = plot }
 }
 
 // ModelID names the base model for the I_gen cache key instead of a hash of its weights

@@ -196,7 +196,8 @@ func TestTrainerRPO(t *testing.T) {
 		OnBest: func(step int, reward float64) { bests = append(bests, step) },
 	}
 	tr, err := NewTrainer(cfg, pipe, newFakeEmbedder(), testReferences(3),
-		OutDir(out), WithGeneration(testGeneration), Logger(&log), Display(DisplayLines), WithHooks(hooks))
+		OutDir(out), WithGeneration(testGeneration), Logger(&log), Display(DisplayLines), WithHooks(hooks),
+		PlotRewardCurve(testCurvePlotter))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -853,4 +854,10 @@ func TestTrainerLoRA(t *testing.T) {
 	for _, name := range []string{"latest/" + CheckpointLoRAFile, "latest/optimizer.safetensors", "best/" + CheckpointLoRAFile} {
 		sameFile(t, filepath.Join(outA, name), filepath.Join(outB, name))
 	}
+}
+
+// testCurvePlotter stands in for rpo/report's WriteRewardCurvePNG (which imports rpo): a PNG one
+// pixel high with a pixel per point, so that a test sees the Trainer call its CurvePlotter.
+func testCurvePlotter(path string, points []RewardPoint, title string) error {
+	return WriteImageGrid(path, []image.Image{image.NewGray(image.Rect(0, 0, len(points), 1))}, 1)
 }

@@ -76,11 +76,12 @@ func validationGridPath(outDir string, step int) string {
 // rewardCurvePath is OutDir/reward_curve.png.
 func rewardCurvePath(outDir string) string { return filepath.Join(outDir, "reward_curve.png") }
 
-// writeCurve redraws the reward curve when it has a finite point.
+// writeCurve redraws the reward curve with the PlotRewardCurve plotter, if any, when it has a
+// finite point.
 func (t *Trainer) writeCurve(points []RewardPoint) error {
-	if BestPoint(points) < 0 {
+	if t.opts.plotCurve == nil || BestPoint(points) < 0 {
 		return nil
 	}
 	title := fmt.Sprintf("RPO %s: validation reward (λ_val = %g)", t.cfg.Objective, t.cfg.LambdaVal)
-	return WriteRewardCurvePNG(rewardCurvePath(t.opts.outDir), points, title)
+	return t.opts.plotCurve(rewardCurvePath(t.opts.outDir), points, title)
 }

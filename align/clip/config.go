@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+
+	"github.com/gorpo/gorpo/internal/nn"
 )
 
 // ErrUnsupported is wrapped by every error about a config.json value this package refuses.
@@ -254,7 +256,7 @@ func (c TextConfig) Validate() error {
 		return &FieldError{kind, "num_attention_heads", c.NumAttentionHeads,
 			fmt.Sprintf("does not divide hidden_size %d", c.HiddenSize)}
 	}
-	if _, err := Activation(c.HiddenAct); err != nil {
+	if _, err := nn.ActivationByName(c.HiddenAct); err != nil {
 		return &FieldError{kind, "hidden_act", c.HiddenAct, err.Error()}
 	}
 	if !(c.LayerNormEps > 0) || math.IsInf(c.LayerNormEps, 0) {
@@ -289,7 +291,7 @@ func (c VisionConfig) Validate() error {
 	if c.PatchSize > c.ImageSize {
 		return &FieldError{kind, "patch_size", c.PatchSize, fmt.Sprintf("larger than image_size %d", c.ImageSize)}
 	}
-	if _, err := Activation(c.HiddenAct); err != nil {
+	if _, err := nn.ActivationByName(c.HiddenAct); err != nil {
 		return &FieldError{kind, "hidden_act", c.HiddenAct, err.Error()}
 	}
 	if !(c.LayerNormEps > 0) || math.IsInf(c.LayerNormEps, 0) {

@@ -19,6 +19,7 @@ import (
 	"github.com/gorpo/gorpo/internal/toyworld/judge"
 	"github.com/gorpo/gorpo/internal/toyworld/rewardmodel"
 	"github.com/gorpo/gorpo/rpo"
+	"github.com/gorpo/gorpo/rpo/report"
 )
 
 // bench is one process's share of the benchmark, set up.
@@ -422,7 +423,7 @@ func (b *bench) train(ctx context.Context, jb job, sub *subject, dir string, pip
 			b.o.onStep(jb.subject, jb.run.Name, step)
 		}
 	}}
-	opts := []rpo.TrainerOption{rpo.Logger(b.log), rpo.WithHooks(hooks)}
+	opts := []rpo.TrainerOption{rpo.Logger(b.log), rpo.WithHooks(hooks), rpo.PlotRewardCurve(report.WriteRewardCurvePNG)}
 	var r *rpo.Result
 	var err error
 	if _, statErr := os.Stat(filepath.Join(dir, rpo.RunFile)); statErr == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/gorpo/gorpo/internal/toyworld/rewardmodel"
 	"github.com/gorpo/gorpo/reward"
 	"github.com/gorpo/gorpo/rpo"
+	rporeport "github.com/gorpo/gorpo/rpo/report"
 )
 
 // Files this program adds to the trainer's run folder.
@@ -147,7 +148,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			o.onStep(step)
 		}
 	}}
-	t.common = []rpo.TrainerOption{rpo.Logger(log), rpo.WithHooks(hooks)}
+	t.common = []rpo.TrainerOption{rpo.Logger(log), rpo.WithHooks(hooks), rpo.PlotRewardCurve(rporeport.WriteRewardCurvePNG)}
 	var trainer *rpo.Trainer
 	if !o.Resume {
 		if trainer, err = t.newTrainer(jobs[0].s, pipe); err != nil {

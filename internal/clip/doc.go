@@ -9,8 +9,9 @@
 // Graph functions (TextTransformer, VisionTransformer, ImageFeatures, TextFeatures, Forward)
 // create their variables under the upstream module names (embeddings/token_embedding/weight,
 // encoder/layers/3/self_attn/q_proj/weight, ...), so a checkpoint binds by name with
-// internal/weights. Configs are read from config.json under the upstream field names, with
-// transformers' defaults for absent fields and a FieldError for values this package cannot run.
+// internal/weights. The configs (TextConfig, VisionConfig, Config, read from config.json under the
+// upstream field names, with transformers' defaults for absent fields and a FieldError for values
+// this package cannot run) are public types of package align/clip, aliased here.
 // Host-side, LoadTextModel and LoadModel read a save_pretrained folder and Runner executes graphs
 // over the loaded weights.
 package clip

@@ -1,4 +1,4 @@
-package rpo
+package report
 
 import (
 	"image/png"
@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gorpo/gorpo/rpo"
 )
 
 func TestRewardCurvePNG(t *testing.T) {
-	points := []RewardPoint{{40, 0.52}, {80, 0.58}, {120, math.NaN()}, {160, 0.61}, {200, 0.61}, {240, 0.57}}
-	if b := BestPoint(points); b != 3 {
+	points := []rpo.RewardPoint{{Step: 40, Reward: 0.52}, {Step: 80, Reward: 0.58}, {Step: 120, Reward: math.NaN()},
+		{Step: 160, Reward: 0.61}, {Step: 200, Reward: 0.61}, {Step: 240, Reward: 0.57}}
+	if b := rpo.BestPoint(points); b != 3 {
 		t.Errorf("best point %d, want 3 (the first of the tied maxima)", b)
 	}
 	path := filepath.Join(t.TempDir(), "reward.png")
@@ -33,7 +36,7 @@ func TestRewardCurvePNG(t *testing.T) {
 	if err := WriteRewardCurvePNG(path, points[:1], ""); err != nil {
 		t.Error(err)
 	}
-	if err := WriteRewardCurvePNG(path, []RewardPoint{{40, math.NaN()}}, ""); err == nil {
+	if err := WriteRewardCurvePNG(path, []rpo.RewardPoint{{Step: 40, Reward: math.NaN()}}, ""); err == nil {
 		t.Error("a curve without finite rewards was drawn")
 	}
 }

@@ -1,0 +1,5 @@
+package rpo
+
+import "syscall"
+
+const ioctlGetTermios = syscall.TIOCGETA
