@@ -24,6 +24,10 @@ var publicPackages = []string{
 	"github.com/gorpo/gorpo/reward",
 	"github.com/gorpo/gorpo/preference",
 	"github.com/gorpo/gorpo/rpo",
+	"github.com/gorpo/gorpo/align/clip",
+	"github.com/gorpo/gorpo/diffusion/diffusiontest",
+	"github.com/gorpo/gorpo/reward/rewardtest",
+	"github.com/gorpo/gorpo/rpo/report",
 }
 
 // TestPublicAPIHasNoInternalTypes walks every exported identifier of the public packages with

@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 
 	"github.com/gorpo/gorpo/diffusion"
-	"github.com/gorpo/gorpo/internal/fixtures"
+	"github.com/gorpo/gorpo/diffusion/diffusiontest"
 )
 
 // Load a diffusers Stable Diffusion folder and turn prompts into images. Here the folder is a
-// tiny random-weight model built from the test fixtures (so the pictures are noise); a real one
+// tiny random-weight model from package diffusiontest (so the pictures are noise); a real one
 // is a snapshot of, say, stable-diffusion-v1-5/stable-diffusion-v1-5, loaded the same way,
 // with diffusion.Variant("fp16") to read its half-precision files.
 func ExampleLoadPipeline() {
@@ -21,7 +21,7 @@ func ExampleLoadPipeline() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	if err := fixtures.WriteTinySD(dir); err != nil { // test helper: unet/, vae/, text_encoder/, ...
+	if err := diffusiontest.WriteTinySD(dir, 1); err != nil { // test support: unet/, vae/, text_encoder/, ...
 		fmt.Println(err)
 		return
 	}

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/diffusion/diffusiontest"
+	"github.com/gorpo/gorpo/reward/rewardtest"
 	"github.com/gorpo/gorpo/rpo"
 )
 
 // A whole RPO fine-tune: generate I_gen, score and pair it, train, validate, keep the best
-// weights. Here the model is a tiny random-weight Stable Diffusion and the judge a fake embedder
-// (both test helpers), at a tiny size with 2 sampling steps, so it runs in seconds. A real run
+// weights. Here the model is a tiny random-weight Stable Diffusion (diffusiontest) and the judge
+// a fake embedder (rewardtest), at a tiny size with 2 sampling steps, so it runs in seconds. A real run
 // loads a diffusers folder (diffusion.LoadPipeline("stable-diffusion-v1-5")) and ALIGN
 // (align.LoadALIGN), reads the subject's photos, and keeps DefaultConfig's and
 // DefaultGeneration's settings: 400 steps, 32 generated images, 50 sampling steps.
@@ -25,7 +27,7 @@ func ExampleTrainer() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	if err := rpo.WriteTinySD(filepath.Join(dir, "sd")); err != nil { // test helper
+	if err := diffusiontest.WriteTinySD(filepath.Join(dir, "sd"), 1); err != nil { // test support
 		fmt.Println(err)
 		return
 	}
@@ -34,8 +36,8 @@ func ExampleTrainer() {
 		fmt.Println(err)
 		return
 	}
-	judge := rpo.NewFakeEmbedder()  // test helper: align.LoadALIGN(...) in a real run
-	photos := rpo.TestReferences(3) // test helper: the subject's photos
+	judge := rewardtest.NewFakeEmbedder() // test support: align.LoadALIGN(...) in a real run
+	photos := rewardtest.References(3)    // test support: the subject's photos
 
 	cfg := rpo.DefaultConfig()
 	cfg.Class = "dog"
