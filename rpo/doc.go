@@ -27,10 +27,12 @@
 // Status: complete for the paper's method and its comparisons. Config with the paper's defaults
 // and Validate; the official prompts and DreamBench's; the losses (RPOLoss, SimLoss,
 // DreamBoothLoss, Target for ε- and v-prediction); AdamW with clipping, as torch computes it;
-// Hooks and EarlyStopping; metrics.jsonl, the reward curve and image grids; atomic checkpoints;
-// LoRA adapters in diffusers' naming (NewLoRA, LoadLoRA, Merge); and the Trainer that wires them
-// to the diffusion models and the reward: I_gen generation and caching, scoring and pairs, the
-// compiled training step over the trained and frozen U-Nets (or adapters), validation, early
-// stopping, checkpoints, cancellation and exact Resume, for every Objective. On the fixture
-// U-Net (32×32 images) one RPO step takes about 0.8 s on two CPU cores (BenchmarkStep).
+// Hooks, and early stopping as a StoppingPolicy (EarlyStopping, the paper's rule, by default;
+// WithStopping for another); metrics.jsonl, the reward curve (drawn by rpo/report) and image
+// grids; atomic checkpoints; LoRA adapters in diffusers' naming (NewLoRA, LoadLoRA, Merge); and
+// the Trainer that wires them to the diffusion models and the reward: I_gen generation and
+// caching, scoring and pairs, the compiled training step over the trained and frozen U-Nets (or
+// adapters), validation, early stopping, checkpoints, cancellation and exact Resume, for every
+// Objective. On the fixture U-Net (32×32 images) one RPO step takes about 0.8 s on two CPU cores
+// (BenchmarkStep).
 package rpo

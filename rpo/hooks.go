@@ -39,6 +39,16 @@ func (h Hooks) Best(step int, reward float64) {
 	}
 }
 
+// StoppingPolicy decides, after each validation, whether its weights are the new best (the
+// Trainer then writes OutDir/best, the weights an early-stopping objective keeps, and calls
+// Hooks.OnBest) and whether training should stop (Result.StopReason StopPatience). The Trainer
+// calls Observe once per validation, in step order, on the training goroutine; a NaN reward
+// (weights gone non-finite never reach a validation, but a reward model may return one) should
+// not be a best. EarlyStopping, the paper's rule, is the default; WithStopping sets another.
+type StoppingPolicy interface {
+	Observe(step int, reward float64) (best, stop bool)
+}
+
 // EarlyStopping is the default policy: keep the weights of the best validation reward (a strictly
 // higher reward wins, as in the official code, so ties keep the earlier step), and with Patience
 // > 0 stop once that many validations in a row have not improved on it. Its fields are what a
@@ -68,4 +78,14 @@ func (e *EarlyStopping) Observe(step int, reward float64) (best, stop bool) {
 	}
 	e.SinceBest++
 	return false, e.Patience > 0 && e.SinceBest >= e.Patience
+}
+
+// record notes a validation as a policy decided it (best or not), without deciding anything:
+// the Trainer keeps the policy's decisions in an EarlyStopping for checkpoints and metrics.
+func (e *EarlyStopping) record(step int, reward float64, best bool) {
+	if best {
+		e.BestStep, e.BestReward, e.SinceBest, e.HasBest = step, reward, 0, true
+		return
+	}
+	e.SinceBest++
 }

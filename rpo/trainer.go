@@ -83,7 +83,8 @@ type Result struct {
 	// its pytorch_lora_weights.safetensors the adapters).
 	WeightsDir string
 	// StopReason says why training ended: "steps" (all Config.Steps taken), "patience"
-	// (Config.Patience validations without a new best) or "hook" (OnValidate returned true).
+	// (the StoppingPolicy asked to stop; by default after Config.Patience validations without a new
+	// best) or "hook" (OnValidate returned true).
 	StopReason string
 }
 
@@ -213,7 +214,8 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 
 // runState is what the training loop carries, and what latest/ records.
 type runState struct {
-	es             *EarlyStopping
+	policy         StoppingPolicy // decides best and stop (WithStopping; EarlyStopping by default)
+	es             *EarlyStopping // the run's record of the policy's decisions, for checkpoints and metrics
 	sampler        *preference.Sampler
 	noise          *rand.PCG
 	rewards        []RewardPoint
@@ -280,7 +282,7 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 	m := &trainedModel{unet: t.pipe.UNet}
 	store := t.pipe.UNet.Store()
 	defer m.release() // after the step's graph is freed (deferred below)
-	st := &runState{es: NewEarlyStopping(cfg.Patience), sampler: d.plan.sampler,
+	st := &runState{es: NewEarlyStopping(0), sampler: d.plan.sampler,
 		noise: rand.NewPCG(cfg.Seed, deriveSeed(cfg.Seed, saltNoise)), lastLatest: -1}
 	if rp == nil {
 		if err := store.DeleteVariablesInScope(DefaultOptimizerScope); err != nil {
@@ -313,7 +315,7 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 		if err := pcgFromWords(st.noise, rp.state.GraphRNG); err != nil {
 			return nil, fmt.Errorf("rpo: resume: %w", err)
 		}
-		st.es = rp.state.EarlyStopping(cfg.Patience)
+		st.es = rp.state.EarlyStopping(0)
 		st.rewards = fromRewardJSON(rp.trainer.Rewards)
 		st.validated, st.finished = rp.trainer.ValidatedStep, rp.trainer.Finished
 		if st.finished {
@@ -325,6 +327,13 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 			t.lastReward = st.rewards[n-1].Reward
 		}
 		t.rep.logf("resuming %s at step %d of %d", out, t.step, cfg.Steps)
+	}
+	resumed := CheckpointState{BestReward: math.Inf(-1)}
+	if rp != nil {
+		resumed = rp.state
+	}
+	if st.policy = t.opts.stopping(cfg, resumed); st.policy == nil {
+		return nil, errors.New("rpo: WithStopping: the policy function returned nil")
 	}
 
 	// Observability.
@@ -427,7 +436,8 @@ func (t *Trainer) validateStep(ctx context.Context, m *trainedModel, d *runData,
 		return err
 	}
 	// From here on the validation completes: no cancellation point until latest/ is written.
-	best, stop := st.es.Observe(step, v.reward)
+	best, stop := st.policy.Observe(step, v.reward)
+	st.es.record(step, v.reward, best)
 	st.rewards = append(st.rewards, RewardPoint{Step: step, Reward: v.reward})
 	t.lastReward = v.reward
 	t.rep.logf("validation at step %d: reward %.4f%s", step, v.reward, map[bool]string{true: " (best)", false: ""}[best])

@@ -77,6 +77,7 @@ type trainerOptions struct {
 	display          ProgressDisplay
 	progress         func(ProgressEvent)
 	plotCurve        CurvePlotter
+	newPolicy        func(resumed CheckpointState) StoppingPolicy
 	modelID          string
 	overwrite        bool
 	errs             []error
@@ -177,6 +178,33 @@ func Display(d ProgressDisplay) TrainerOption {
 // optimiser step, each validation. f runs on the training goroutine; keep it short.
 func Progress(f func(ProgressEvent)) TrainerOption {
 	return func(o *trainerOptions) { o.progress = f }
+}
+
+// WithStopping sets the early-stopping policy: newPolicy is called at the start of every Run and
+// Resume with the progress the run continues from (on a fresh run a CheckpointState with Step 0
+// and no best) and returns the policy that then sees every validation (StoppingPolicy). The
+// default is the paper's rule with Config.Patience, resumed exactly:
+//
+//	rpo.WithStopping(func(s rpo.CheckpointState) rpo.StoppingPolicy { return s.EarlyStopping(cfg.Patience) })
+//
+// A checkpoint records which validation was best and how many followed it (CheckpointState's
+// HasBest, BestStep, BestReward, SinceBest), as the policy decided; a policy with other state
+// rebuilds it from those on Resume.
+func WithStopping(newPolicy func(resumed CheckpointState) StoppingPolicy) TrainerOption {
+	return func(o *trainerOptions) {
+		if newPolicy == nil {
+			o.errs = append(o.errs, errors.New("rpo: WithStopping: nil policy function"))
+		}
+		o.newPolicy = newPolicy
+	}
+}
+
+// stopping returns the run's policy: the WithStopping one, or EarlyStopping with cfg.Patience.
+func (o *trainerOptions) stopping(cfg Config, resumed CheckpointState) StoppingPolicy {
+	if o.newPolicy != nil {
+		return o.newPolicy(resumed)
+	}
+	return resumed.EarlyStopping(cfg.Patience)
 }
 
 // PlotRewardCurve makes the run redraw OutDir/reward_curve.png with plot after each validation

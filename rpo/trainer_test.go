@@ -487,6 +487,46 @@ func TestTrainerPatience(t *testing.T) {
 	}
 }
 
+// firstOnly is a StoppingPolicy that calls the first validation best and stops at the second.
+type firstOnly struct{ seen []int }
+
+func (f *firstOnly) Observe(step int, reward float64) (best, stop bool) {
+	f.seen = append(f.seen, step)
+	return len(f.seen) == 1, len(f.seen) == 2
+}
+
+// WithStopping replaces the paper's rule: the run keeps the weights the policy calls best, stops
+// when it says so (StopPatience), and the policy is built from a fresh CheckpointState.
+func TestTrainerStoppingPolicy(t *testing.T) {
+	env := newTinyEnv(t)
+	cfg := testConfig(ObjectiveSimEarlyStopping)
+	cfg.Steps, cfg.ValidateEvery = 12, 2
+	policy := &firstOnly{}
+	var resumed []CheckpointState
+	out := t.TempDir()
+	res, err := mustTrainer(t, cfg, env.pipe(t), testReferences(2), quiet(out,
+		WithStopping(func(s CheckpointState) StoppingPolicy { resumed = append(resumed, s); return policy }))...).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed) != 1 || resumed[0].Step != 0 || resumed[0].HasBest {
+		t.Errorf("policy built from %+v, want one fresh state", resumed)
+	}
+	if !slices.Equal(policy.seen, []int{2, 4}) || res.StopReason != StopPatience || res.StepsTrained != 4 {
+		t.Errorf("policy saw %v; run: %s after %d steps, want patience after 4", policy.seen, res.StopReason, res.StepsTrained)
+	}
+	st, err := LoadCheckpointState(filepath.Join(out, LatestCheckpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.HasBest || st.BestStep != 2 || st.SinceBest != 1 {
+		t.Errorf("latest/ records best %v at %d, %d since; want step 2, 1 since", st.HasBest, st.BestStep, st.SinceBest)
+	}
+	if _, err := NewTrainer(cfg, env.pipe(t), newFakeEmbedder(), testReferences(2), WithStopping(nil)); err == nil {
+		t.Error("WithStopping(nil) accepted")
+	}
+}
+
 // Every objective runs, with the loss terms it defines and the weights it keeps: the L_sim ones
 // (also without a validation, and so without an embedder), RPO without early stopping (its last
 // weights in final/), DreamBooth with class images (cached as I_gen is); also under the paper's
