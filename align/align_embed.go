@@ -288,7 +288,7 @@ func (m *ALIGN) run(what string, execField **model.Exec, args ...*tensors.Tensor
 	for i, a := range args {
 		in[i] = a
 	}
-	results, err := exec.Exec(in...)
+	results, err := exec.Call(in...)
 	if err != nil {
 		return nil, fmt.Errorf("align: %s: %w", what, err)
 	}

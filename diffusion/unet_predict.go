@@ -56,7 +56,7 @@ func (u *UNet) Predict(ctx context.Context, sample []float32, shape [4]int, time
 			return nil, fmt.Errorf("unet: %w", err)
 		}
 	}
-	outs, err := u.predict.Exec(
+	outs, err := u.predict.Call(
 		tensors.FromFlatDataAndDimensions(sample, shape[:]...),
 		tensors.FromFlatDataAndDimensions(ts, len(ts)),
 		tensors.FromFlatDataAndDimensions(encoderStates, ctxShape[:]...))

@@ -37,7 +37,7 @@ func (v *AutoencoderKL) Encode(ctx context.Context, image []float32, shape [4]in
 			return nil, nil, latentShape, fmt.Errorf("vae: %w", err)
 		}
 	}
-	outs, err := v.encode.Exec(tensors.FromFlatDataAndDimensions(image, shape[:]...))
+	outs, err := v.encode.Call(tensors.FromFlatDataAndDimensions(image, shape[:]...))
 	if err != nil {
 		return nil, nil, latentShape, fmt.Errorf("vae: encode: %w", err)
 	}
@@ -94,7 +94,7 @@ func (v *AutoencoderKL) Decode(ctx context.Context, latent []float32, shape [4]i
 			return nil, imageShape, fmt.Errorf("vae: %w", err)
 		}
 	}
-	outs, err := v.decode.Exec(tensors.FromFlatDataAndDimensions(latent, shape[:]...))
+	outs, err := v.decode.Call(tensors.FromFlatDataAndDimensions(latent, shape[:]...))
 	if err != nil {
 		return nil, imageShape, fmt.Errorf("vae: decode: %w", err)
 	}

@@ -26,7 +26,7 @@ func ExampleRPOLoss() {
 		return
 	}
 	defer exec.Finalize()
-	outs, err := exec.Exec()
+	outs, err := exec.Call()
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -214,7 +214,7 @@ func (s *stepper) run(in *batch, shape [3]int, embShape [2]int) (res stepResult,
 	if s.withLabels {
 		args = append(args, tensors.FromFlatDataAndDimensions(in.labels, len(in.labels)))
 	}
-	outs, err := s.exec.Exec(args...)
+	outs, err := s.exec.Call(args...)
 	if err != nil {
 		return res, fmt.Errorf("rpo: training step: %w", err)
 	}

@@ -85,7 +85,7 @@ func TestNoDeadlockParallelMatmuls(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for range 5 {
-			if _, err := exec.Exec(make2D(n)); err != nil {
+			if _, err := exec.Call(make2D(n)); err != nil {
 				done <- err
 				return
 			}

@@ -84,7 +84,7 @@ func runGraph(t *testing.T, fn func(g *Graph) []*Node) []*tensors.Tensor {
 		t.Fatal(err)
 	}
 	defer exec.Finalize()
-	outs, err := exec.Exec()
+	outs, err := exec.Call()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func (r *Runner) Run(key string, build func(scope *model.Scope, inputs []*Node) 
 	for i, t := range inputs {
 		args[i] = t
 	}
-	outs, err = exec.Exec(args...)
+	outs, err = exec.Call(args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}

@@ -67,7 +67,7 @@ func Run(t testing.TB, fn func(inputs []*graph.Node) []*graph.Node, inputs ...Ar
 	for i, in := range inputs {
 		args[i] = in.Tensor()
 	}
-	outs, err := exec.Exec(args...)
+	outs, err := exec.Call(args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func blkBenchAttention(b *testing.B, cross bool, batch, tokens, channels, ctxLen
 		args[i] = a.Tensor()
 	}
 	run := func() {
-		outs, err := exec.Exec(args...)
+		outs, err := exec.Call(args...)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -69,7 +69,7 @@ func convBench(b *testing.B, flops float64, fn func([]*Node) []*Node, inputs ...
 		args[i] = in.Tensor()
 	}
 	run := func() {
-		outs, err := exec.Exec(args...)
+		outs, err := exec.Call(args...)
 		if err != nil {
 			b.Fatal(err)
 		}

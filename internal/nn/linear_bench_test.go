@@ -32,7 +32,7 @@ func BenchmarkLinear(b *testing.B) {
 				defer exec.Finalize()
 				args := []any{arrays[0].Tensor(), arrays[1].Tensor(), arrays[2].Tensor()}
 				run := func() {
-					outs, err := exec.Exec(args...)
+					outs, err := exec.Call(args...)
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -49,7 +49,7 @@ func blkBenchGrads(b *testing.B, fn func(in []*Node) *Node, arrays ...graphtest.
 		args[i] = a.Tensor()
 	}
 	run := func() {
-		outs, err := exec.Exec(args...)
+		outs, err := exec.Call(args...)
 		if err != nil {
 			b.Fatal(err)
 		}
