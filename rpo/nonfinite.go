@@ -62,7 +62,7 @@ func isFiniteValue(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) 
 
 // checkStep returns a *NonFiniteError when step's losses or gradient norm are not finite (the
 // total first, then the terms by name, then the gradient norm).
-func (t *Trainer) checkStep(step int, r stepResult, latest int) error {
+func (t *trainerRun) checkStep(step int, r stepResult, latest int) error {
 	fail := func(what string, v float64) error {
 		return &NonFiniteError{Step: step, What: what, Value: v, LearningRate: t.cfg.LearningRate, LatestStep: max(latest, 0)}
 	}
@@ -87,7 +87,7 @@ func (t *Trainer) checkStep(step int, r stepResult, latest int) error {
 
 // checkWeights returns a *NonFiniteError when the trained variables (the U-Net, or the LoRA
 // adapters) hold NaN or Inf values: checked before any checkpoint is written.
-func (t *Trainer) checkWeights(m *trainedModel, latest int) error {
+func (t *trainerRun) checkWeights(m *trainedModel, latest int) error {
 	bad, err := weights.NonFinite(m.unet.Store(), m.trainScope())
 	if err != nil {
 		return fmt.Errorf("rpo: checking the trained weights: %w", err)

@@ -172,7 +172,7 @@ func cacheKey(kind, model string, gen Generation, prompts []string, seeds []uint
 // prompt order) from seeds, read from the cache when an earlier run made them with the same
 // model, seeds and settings, otherwise generated and cached. The images returned are always the
 // PNGs read back, so a run that generates and one that reads the cache train on the same pixels.
-func (t *Trainer) generateCached(ctx context.Context, kind string, phase Phase, prompts []string, perPrompt int, seeds []uint64) (*imageSet, error) {
+func (t *trainerRun) generateCached(ctx context.Context, kind string, phase Phase, prompts []string, perPrompt int, seeds []uint64) (*imageSet, error) {
 	var all []string
 	for _, p := range prompts {
 		for range perPrompt {
@@ -322,7 +322,7 @@ type pairReport struct {
 
 // buildPairs scores the references and I_gen at λ_train and pairs them as the official code does
 // (preference.PairsPerPrompt: reference i mod N against the images of training prompt i).
-func (t *Trainer) buildPairs(ctx context.Context, scorer *reward.Scorer, gen *imageSet) ([]preference.Pair, *setupReport, error) {
+func (t *trainerRun) buildPairs(ctx context.Context, scorer *reward.Scorer, gen *imageSet) ([]preference.Pair, *setupReport, error) {
 	prompts := t.prompts.training
 	n := len(t.references)
 	refImages := make([]image.Image, len(prompts))

@@ -41,11 +41,12 @@ func BenchmarkStep(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			tr.rep = newReporter(io.Discard, DisplayNone, nil)
-			if tr.modelKey, err = modelKey(pipe, ""); err != nil {
+			r := tr.newRun()
+			r.rep = newReporter(io.Discard, DisplayNone, nil)
+			if r.modelKey, err = modelKey(pipe, ""); err != nil {
 				b.Fatal(err)
 			}
-			d, err := tr.setup(context.Background())
+			d, err := r.setup(context.Background())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -49,17 +49,28 @@ type Trainer struct {
 	prediction string
 	sched      *schedule.Schedule
 
-	mu      sync.Mutex // one Run at a time
-	restart bool       // Resume of a run that left no checkpoint: start over in its OutDir
+	mu       sync.Mutex // one Run at a time
+	restart  bool       // Resume of a run that left no checkpoint: start over in its OutDir
+	runModel string     // the model key recorded in run.json (Resume)
+}
 
-	// State of the run in progress.
+// trainerRun is one Run or Resume: the Trainer's configuration, embedded and only read, and the
+// state of the run in progress, which lives as long as the call (the training loop's own state,
+// what latest/ records, is runState).
+type trainerRun struct {
+	*Trainer
 	rep        *reporter
 	modelKey   string
-	runModel   string // the model key recorded in run.json (Resume)
 	step       int
 	lastLoss   float64
 	lastReward float64
 	finiteAt   int // the step whose trained weights checkWeights last found finite (-1: none)
+}
+
+// newRun starts the state of a run.
+func (t *Trainer) newRun() *trainerRun {
+	return &trainerRun{Trainer: t, rep: newReporter(t.opts.logger, t.opts.display, t.opts.progress),
+		lastLoss: math.NaN(), lastReward: math.NaN(), finiteAt: -1}
 }
 
 // Result is what a run achieved.
@@ -231,10 +242,13 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 		return nil, errors.New("rpo: this Trainer is already running")
 	}
 	defer t.mu.Unlock()
+	return t.newRun().execute(ctx, rp)
+}
+
+// execute is Run (rp nil) or Resume.
+func (t *trainerRun) execute(ctx context.Context, rp *resumePoint) (res *Result, err error) {
 	start := time.Now()
 	cfg, out := t.cfg, t.opts.outDir
-	t.rep = newReporter(t.opts.logger, t.opts.display, t.opts.progress)
-	t.step, t.lastLoss, t.lastReward, t.finiteAt = 0, math.NaN(), math.NaN(), -1
 	defer t.rep.finish()
 
 	// The output folder (locked against other processes) and the base model's identity.
@@ -425,7 +439,7 @@ func (t *Trainer) run(ctx context.Context, rp *resumePoint) (res *Result, err er
 
 // validateStep validates at the current step and writes what follows from it: the best
 // checkpoint, the hooks' calls, the grid, metrics, the curve and latest/.
-func (t *Trainer) validateStep(ctx context.Context, m *trainedModel, d *runData, st *runState, metrics *MetricsWriter) error {
+func (t *trainerRun) validateStep(ctx context.Context, m *trainedModel, d *runData, st *runState, metrics *MetricsWriter) error {
 	cfg, out, step := t.cfg, t.opts.outDir, t.step
 	v, err := t.validate(ctx, d.scorer, step)
 	if err != nil {
@@ -486,7 +500,7 @@ func (t *Trainer) validateStep(ctx context.Context, m *trainedModel, d *runData,
 
 // finiteWeights checks the trained weights at the current step (once per step) before they are
 // written anywhere; a *NonFiniteError when they hold NaN or Inf, logged.
-func (t *Trainer) finiteWeights(m *trainedModel, st *runState) error {
+func (t *trainerRun) finiteWeights(m *trainedModel, st *runState) error {
 	if t.finiteAt == t.step {
 		return nil
 	}
@@ -499,7 +513,7 @@ func (t *Trainer) finiteWeights(m *trainedModel, st *runState) error {
 }
 
 // checkpointState is the CheckpointState of the run now.
-func (t *Trainer) checkpointState(st *runState) (CheckpointState, error) {
+func (t *trainerRun) checkpointState(st *runState) (CheckpointState, error) {
 	s := CheckpointState{Step: t.step, ConfigHash: t.cfg.Hash()}
 	s.SetEarlyStopping(st.es)
 	var err error
@@ -513,7 +527,7 @@ func (t *Trainer) checkpointState(st *runState) (CheckpointState, error) {
 }
 
 // writeLatest writes OutDir/latest: weights, optimiser state, RNG states and trainer.json.
-func (t *Trainer) writeLatest(m *trainedModel, st *runState) error {
+func (t *trainerRun) writeLatest(m *trainedModel, st *runState) error {
 	if t.step == 0 {
 		return nil // nothing trained: no optimiser state to save, and nothing to resume
 	}
@@ -546,7 +560,7 @@ func (t *Trainer) writeLatest(m *trainedModel, st *runState) error {
 
 // cancelled handles an error inside the loop: when the context is done, it writes latest/ (the
 // state after the last complete step) and returns an error wrapping ctx.Err().
-func (t *Trainer) cancelled(ctx context.Context, m *trainedModel, st *runState, err error) error {
+func (t *trainerRun) cancelled(ctx context.Context, m *trainedModel, st *runState, err error) error {
 	if ctx.Err() == nil {
 		return err
 	}
@@ -564,7 +578,7 @@ func (t *Trainer) cancelled(ctx context.Context, m *trainedModel, st *runState, 
 }
 
 // wrapCancel makes an error of a cancelled set-up wrap ctx.Err().
-func (t *Trainer) wrapCancel(ctx context.Context, err error) error {
+func (t *trainerRun) wrapCancel(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		return fmt.Errorf("%v: %w", err, ctx.Err())
 	}
@@ -573,7 +587,7 @@ func (t *Trainer) wrapCancel(ctx context.Context, err error) error {
 
 // finish writes the final weights (objectives without early stopping), leaves the kept weights in
 // the pipeline and returns the Result.
-func (t *Trainer) finish(m *trainedModel, st *runState, start time.Time) (*Result, error) {
+func (t *trainerRun) finish(m *trainedModel, st *runState, start time.Time) (*Result, error) {
 	cfg, out := t.cfg, t.opts.outDir
 	res := &Result{Objective: cfg.Objective, StepsTrained: t.step, Rewards: rewardsCopy(st.rewards), StopReason: st.stopReason}
 	res.BestStep, res.BestReward = bestOf(st.rewards)
@@ -644,7 +658,7 @@ type runData struct {
 }
 
 // setup prepares everything the steps and validations draw from (see Run, step 1).
-func (t *Trainer) setup(ctx context.Context) (*runData, error) {
+func (t *trainerRun) setup(ctx context.Context) (*runData, error) {
 	cfg := t.cfg
 	d := &runData{data: &trainData{numTimesteps: t.sched.NumTrainTimesteps(), scale: 1}}
 	if cfg.Objective.Preference() || cfg.ValidateEvery > 0 {

@@ -32,7 +32,7 @@ func (t *Trainer) validationSeeds() []uint64 {
 
 // validate generates and scores the validation images of step with the weights the U-Net holds
 // (or its attached adapters).
-func (t *Trainer) validate(ctx context.Context, scorer *reward.Scorer, step int) (*validation, error) {
+func (t *trainerRun) validate(ctx context.Context, scorer *reward.Scorer, step int) (*validation, error) {
 	prompts := t.prompts.validation
 	per := t.cfg.ValidationImagesPerPrompt
 	t.rep.begin(PhaseValidate, "step", 0, 1)
