@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -309,23 +308,9 @@ func sameInts(got []int, want ...int) bool { return slices.Equal(got, want) }
 func loraMismatchError(path string, rank int, missing, unexpected, misShaped []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rpo: loading LoRA from %s: %v (rank %d)", path, ErrLoRAMismatch, rank)
-	list := func(title string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		sort.Strings(items)
-		fmt.Fprintf(&b, "\n  %s (%d):", title, len(items))
-		for i, it := range items {
-			if i == 20 {
-				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
-				break
-			}
-			fmt.Fprintf(&b, "\n    %s", it)
-		}
-	}
-	list("missing from the file", missing)
-	list("mis-shaped", misShaped)
-	list("unexpected in the file", unexpected)
+	weights.WriteNameList(&b, "missing from the file", missing)
+	weights.WriteNameList(&b, "mis-shaped", misShaped)
+	weights.WriteNameList(&b, "unexpected in the file", unexpected)
 	return &loraError{msg: b.String()}
 }
 

@@ -148,28 +148,30 @@ func Bind(store *model.Store, scope string, f *safetensors.File, opts BindOption
 }
 
 func mismatchError(path string, missing, unexpected, misShaped []string) error {
-	sort.Strings(missing)
-	sort.Strings(unexpected)
-	sort.Strings(misShaped)
 	var b strings.Builder
 	fmt.Fprintf(&b, "weights: %s: %v", path, ErrMismatch)
-	list := func(title string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n  %s (%d):", title, len(items))
-		for i, it := range items {
-			if i == 20 {
-				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
-				break
-			}
-			fmt.Fprintf(&b, "\n    %s", it)
-		}
-	}
-	list("missing from the checkpoint", missing)
-	list("mis-shaped", misShaped)
-	list("unexpected in the checkpoint", unexpected)
+	WriteNameList(&b, "missing from the checkpoint", missing)
+	WriteNameList(&b, "mis-shaped", misShaped)
+	WriteNameList(&b, "unexpected in the checkpoint", unexpected)
 	return &MismatchError{msg: b.String(), Missing: missing, Unexpected: unexpected, MisShaped: misShaped}
+}
+
+// WriteNameList appends to b, when items is not empty, a titled list of the items, sorted in
+// place, one an indented line, the first 20 and a count of the rest: the body of the errors that
+// name every missing, mis-shaped or unexpected tensor of a file.
+func WriteNameList(b *strings.Builder, title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	sort.Strings(items)
+	fmt.Fprintf(b, "\n  %s (%d):", title, len(items))
+	for i, it := range items {
+		if i == 20 {
+			fmt.Fprintf(b, "\n    ... and %d more", len(items)-20)
+			break
+		}
+		fmt.Fprintf(b, "\n    %s", it)
+	}
 }
 
 func nonFiniteError(path string, bad []string) error {
