@@ -5,11 +5,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/internal/safetensors"
+	"github.com/gorpo/gorpo/internal/weights"
 )
 
 // SaveState writes every variable under the optimiser's state scope (AdamW.StateScope;
@@ -27,15 +27,11 @@ func SaveState(store *model.Store, scope, path string) error {
 		if err != nil {
 			return fmt.Errorf("optim: optimizer state %s: variable %s has no value: %w", path, v.Path(), err)
 		}
-		dims := value.Shape().Dimensions
-		switch value.DType() {
-		case dtypes.Float32:
-			ts = append(ts, safetensors.FromFloat32(name, dims, tensors.MustCopyFlatData[float32](value)))
-		case dtypes.Int64:
-			ts = append(ts, safetensors.FromInt64(name, dims, tensors.MustCopyFlatData[int64](value)))
-		default:
-			return fmt.Errorf("optim: optimizer state %s: variable %s has dtype %s, want float32 or int64", path, v.Path(), value.DType())
+		t, err := weights.FileTensor(name, value)
+		if err != nil {
+			return fmt.Errorf("optim: optimizer state %s: variable %s has %w", path, v.Path(), err)
 		}
+		ts = append(ts, t)
 	}
 	if len(ts) == 0 {
 		return fmt.Errorf("optim: optimizer state %s: no variables under %q (no step taken yet?)", path, scope)

@@ -268,18 +268,28 @@ func Tensors(store *model.Store, scope string) ([]*safetensors.Tensor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("weights: variable %s has no value: %w", v.Path(), err)
 		}
-		dims := value.Shape().Dimensions
-		switch value.DType() {
-		case dtypes.Float32:
-			out = append(out, safetensors.FromFloat32(name, dims, tensors.MustCopyFlatData[float32](value)))
-		case dtypes.Int64:
-			out = append(out, safetensors.FromInt64(name, dims, tensors.MustCopyFlatData[int64](value)))
-		default:
-			return nil, fmt.Errorf("weights: variable %s has dtype %s, only float32 and int64 are saved", v.Path(), value.DType())
+		t, err := FileTensor(name, value)
+		if err != nil {
+			return nil, fmt.Errorf("weights: variable %s has %w", v.Path(), err)
 		}
+		out = append(out, t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// FileTensor returns value as a safetensors tensor called name: float32 as F32, int64 as I64
+// (the dtypes gorpo's checkpoints hold); another dtype is an error "dtype D, only float32 and
+// int64 are saved".
+func FileTensor(name string, value *tensors.Tensor) (*safetensors.Tensor, error) {
+	dims := value.Shape().Dimensions
+	switch value.DType() {
+	case dtypes.Float32:
+		return safetensors.FromFloat32(name, dims, tensors.MustCopyFlatData[float32](value)), nil
+	case dtypes.Int64:
+		return safetensors.FromInt64(name, dims, tensors.MustCopyFlatData[int64](value)), nil
+	}
+	return nil, fmt.Errorf("dtype %s, only float32 and int64 are saved", value.DType())
 }
 
 // Save writes every variable under scope to path (atomically), under upstream names.
