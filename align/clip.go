@@ -14,26 +14,26 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	clipcfg "github.com/gorpo/gorpo/align/clip"
+	"github.com/gorpo/gorpo/align/clip"
 	"github.com/gorpo/gorpo/internal/backend"
-	"github.com/gorpo/gorpo/internal/clip"
+	clipmodel "github.com/gorpo/gorpo/internal/clip"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
 // CLIPConfig is transformers' CLIPConfig, a CLIPModel's config.json: Text and Vision are its
 // text_config and vision_config, under their upstream field names (package align/clip documents
 // the fields).
-type CLIPConfig = clipcfg.Config
+type CLIPConfig = clip.Config
 
 // CLIPTextConfig is transformers' CLIPTextConfig (CLIPConfig.Text).
-type CLIPTextConfig = clipcfg.TextConfig
+type CLIPTextConfig = clip.TextConfig
 
 // CLIPVisionConfig is transformers' CLIPVisionConfig (CLIPConfig.Vision).
-type CLIPVisionConfig = clipcfg.VisionConfig
+type CLIPVisionConfig = clip.VisionConfig
 
 // CLIPTokenizer is CLIP's byte-level BPE tokenizer (OpenAI's simple_tokenizer, exactly), package
 // align/clip's Tokenizer; it is the same type as diffusion.CLIPTokenizer.
-type CLIPTokenizer = clipcfg.Tokenizer
+type CLIPTokenizer = clip.Tokenizer
 
 // CLIP is CLIP (Radford et al., "Learning Transferable Visual Models From Natural Language
 // Supervision", ICML 2021) as transformers' CLIPModel builds it: a ViT image tower and a causal
@@ -62,7 +62,7 @@ type CLIP struct {
 	Tokenizer *CLIPTokenizer
 
 	noTokenizer error
-	runner      *clip.Runner
+	runner      *clipmodel.Runner
 }
 
 // LoadCLIP loads a CLIPModel checkpoint folder as transformers' save_pretrained writes it
@@ -77,11 +77,11 @@ func LoadCLIP(dir string) (*CLIP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
-	m, err := clip.LoadModel(b, dir)
+	m, err := clipmodel.LoadModel(b, dir)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
-	c := &CLIP{Config: m.Config, runner: clip.NewRunner(b, m.Store)}
+	c := &CLIP{Config: m.Config, runner: clipmodel.NewRunner(b, m.Store)}
 	size := m.Config.Vision.ImageSize
 	if c.Processor, err = loadProcessorOr(dir, func() ImageProcessor {
 		p := NewCLIPImageProcessor()
@@ -92,7 +92,7 @@ func LoadCLIP(dir string) (*CLIP, error) {
 		return nil, err
 	}
 	if clipHasTokenizer(dir) {
-		if c.Tokenizer, err = clipcfg.LoadTokenizer(dir); err != nil {
+		if c.Tokenizer, err = clip.LoadTokenizer(dir); err != nil {
 			return nil, fmt.Errorf("align: %w", err)
 		}
 	} else {
@@ -128,7 +128,7 @@ func (c *CLIP) Backend() compute.Backend { return c.runner.Backend() }
 // num_channels], channels last, preprocessed. It reads "vision_model" and "visual_projection"
 // under scope.
 func (c *CLIP) ImageFeatures(scope *model.Scope, pixels *Node) *Node {
-	return clip.ImageFeatures(scope.ResetVisited(), c.Config, pixels)
+	return clipmodel.ImageFeatures(scope.ResetVisited(), c.Config, pixels)
 }
 
 // TextFeatures builds CLIPModel.get_text_features: the projected (unnormalised) end-of-text
@@ -137,7 +137,7 @@ func (c *CLIP) ImageFeatures(scope *model.Scope, pixels *Node) *Node {
 // padding after the end token then does not change the result). It reads "text_model" and
 // "text_projection" under scope.
 func (c *CLIP) TextFeatures(scope *model.Scope, ids, attentionMask *Node) *Node {
-	return clip.TextFeatures(scope.ResetVisited(), c.Config, ids, attentionMask)
+	return clipmodel.TextFeatures(scope.ResetVisited(), c.Config, ids, attentionMask)
 }
 
 // LogitsPerImage builds CLIPModel's logits_per_image [images, texts]: the cosines of
@@ -147,7 +147,7 @@ func (c *CLIP) LogitsPerImage(scope *model.Scope, imageFeatures, textFeatures *N
 	g := imageFeatures.Graph()
 	scale := nn.Variable(scope, "logit_scale", shapes.Make(imageFeatures.DType()),
 		nn.ConstantInit(c.Config.LogitScaleInitValue)).NodeValue(g)
-	sim := Dot(clip.Normalize(imageFeatures), clip.Normalize(textFeatures)).General([]int{1}, nil, []int{1}, nil)
+	sim := Dot(clipmodel.Normalize(imageFeatures), clipmodel.Normalize(textFeatures)).General([]int{1}, nil, []int{1}, nil)
 	return Mul(sim, Exp(scale))
 }
 
@@ -175,7 +175,7 @@ func (c *CLIP) ImageFeaturesNCHW(ctx context.Context, pixels []float32, shape []
 	if err != nil {
 		return nil, err
 	}
-	return clip.Rows(outs[0]), nil
+	return clipmodel.Rows(outs[0]), nil
 }
 
 // TextFeaturesIDs runs TextFeatures on token ids, one row per text, all rows of one length (as
@@ -195,7 +195,7 @@ func (c *CLIP) TextFeaturesIDs(ctx context.Context, ids [][]int) ([][]float32, e
 	if err != nil {
 		return nil, err
 	}
-	return clip.Rows(outs[0]), nil
+	return clipmodel.Rows(outs[0]), nil
 }
 
 // Forward runs CLIPModel.forward on preprocessed pixels (NCHW, as for ImageFeaturesNCHW) and
@@ -213,16 +213,16 @@ func (c *CLIP) Forward(ctx context.Context, pixels []float32, shape []int, ids [
 		return nil, fmt.Errorf("align: CLIP: %w", err)
 	}
 	outs, err := c.runner.Run("align: CLIP forward", func(scope *model.Scope, in []*Node) []*Node {
-		o := clip.Forward(scope, c.Config, TransposeAllAxes(in[0], 0, 2, 3, 1), in[1], nil)
+		o := clipmodel.Forward(scope, c.Config, TransposeAllAxes(in[0], 0, 2, 3, 1), in[1], nil)
 		return []*Node{o.ImageFeatures, o.TextFeatures, o.ImageEmbeds, o.TextEmbeds, o.LogitsPerImage}
 	}, x, t)
 	if err != nil {
 		return nil, err
 	}
 	return &CLIPOutput{
-		ImageFeatures: clip.Rows(outs[0]), TextFeatures: clip.Rows(outs[1]),
-		ImageEmbeds: clip.Rows(outs[2]), TextEmbeds: clip.Rows(outs[3]),
-		LogitsPerImage: clip.Rows(outs[4]),
+		ImageFeatures: clipmodel.Rows(outs[0]), TextFeatures: clipmodel.Rows(outs[1]),
+		ImageEmbeds: clipmodel.Rows(outs[2]), TextEmbeds: clipmodel.Rows(outs[3]),
+		LogitsPerImage: clipmodel.Rows(outs[4]),
 	}, nil
 }
 
@@ -276,7 +276,7 @@ func (c *CLIP) EmbedTexts(ctx context.Context, texts []string) ([][]float32, err
 
 func (c *CLIP) pixelTensor(pixels []float32, shape []int) (*tensors.Tensor, error) {
 	v := c.Config.Vision
-	x, err := clip.PixelTensor(pixels, shape, v.NumChannels, v.ImageSize, v.ImageSize)
+	x, err := clipmodel.PixelTensor(pixels, shape, v.NumChannels, v.ImageSize, v.ImageSize)
 	if err != nil {
 		return nil, fmt.Errorf("align: CLIP: %w", err)
 	}
@@ -285,7 +285,7 @@ func (c *CLIP) pixelTensor(pixels []float32, shape []int) (*tensors.Tensor, erro
 
 func (c *CLIP) idsTensor(ids [][]int) (*tensors.Tensor, error) {
 	t := c.Config.Text
-	x, err := clip.TokenTensor(ids, t.VocabSize, t.MaxPositionEmbeddings)
+	x, err := clipmodel.TokenTensor(ids, t.VocabSize, t.MaxPositionEmbeddings)
 	if err != nil {
 		return nil, fmt.Errorf("align: CLIP: %w", err)
 	}

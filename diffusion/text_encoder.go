@@ -10,21 +10,21 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	clipcfg "github.com/gorpo/gorpo/align/clip"
+	"github.com/gorpo/gorpo/align/clip"
 	"github.com/gorpo/gorpo/internal/backend"
-	"github.com/gorpo/gorpo/internal/clip"
+	clipmodel "github.com/gorpo/gorpo/internal/clip"
 	"github.com/gorpo/gorpo/internal/safetensors"
 )
 
 // TextEncoderConfig is the text encoder's config.json: transformers' CLIPTextConfig, under its
 // upstream field names (hidden_act "quick_gelu" for SD 1.x, "gelu" for SD 2.x, ...): package
 // align/clip's TextConfig, which documents the fields.
-type TextEncoderConfig = clipcfg.TextConfig
+type TextEncoderConfig = clip.TextConfig
 
 // TextEncoderScope is the scope under which LoadTextEncoder keeps the text encoder's variables in
 // its Store: "/text_model/encoder/layers/0/self_attn/q_proj/weight" is the checkpoint's
 // "text_model.encoder.layers.0.self_attn.q_proj.weight".
-const TextEncoderScope = clip.TextModelScope
+const TextEncoderScope = clipmodel.TextModelScope
 
 // TextEncoder is Stable Diffusion's text encoder, transformers' CLIPTextModel: token and
 // position embeddings, a causal pre-norm transformer and a final layer norm, whose
@@ -36,7 +36,7 @@ const TextEncoderScope = clip.TextModelScope
 // float32 unless SetComputeDType chooses another dtype.
 type TextEncoder struct {
 	cfg    TextEncoderConfig
-	runner *clip.Runner
+	runner *clipmodel.Runner
 	dtype  atomic.Int32 // compute dtype (a dtypes.DType); zero is Float32
 }
 
@@ -52,7 +52,7 @@ func LoadTextEncoder(dir string, opts ...LoadOption) (*TextEncoder, error) {
 		return nil, fmt.Errorf("text encoder: %w", err)
 	}
 	readConfig := func(path string) (TextEncoderConfig, error) {
-		cfg, err := clip.LoadTextConfig(path)
+		cfg, err := clipmodel.LoadTextConfig(path)
 		if err != nil {
 			return cfg, fmt.Errorf("text encoder: %w", err)
 		}
@@ -60,11 +60,11 @@ func LoadTextEncoder(dir string, opts ...LoadOption) (*TextEncoder, error) {
 	}
 	return loadModel("text encoder", dir, transformersFiles, opts, readConfig,
 		func(cfg TextEncoderConfig, f *safetensors.File) (*TextEncoder, error) {
-			m, err := clip.BindTextModel(b, cfg, f)
+			m, err := clipmodel.BindTextModel(b, cfg, f)
 			if err != nil {
 				return nil, err
 			}
-			return &TextEncoder{cfg: m.Config, runner: clip.NewRunner(b, m.Store)}, nil
+			return &TextEncoder{cfg: m.Config, runner: clipmodel.NewRunner(b, m.Store)}, nil
 		})
 }
 
@@ -109,7 +109,7 @@ func (te *TextEncoder) Finalize() { te.runner.Finalize() }
 //
 // It computes in ComputeDType; the outputs are float32.
 func (te *TextEncoder) Forward(scope *model.Scope, ids *Node) (lastHidden, pooled *Node, hidden []*Node) {
-	o := clip.TextTransformerIn(scope.ResetVisited(), te.cfg, ids, nil, te.ComputeDType())
+	o := clipmodel.TextTransformerIn(scope.ResetVisited(), te.cfg, ids, nil, te.ComputeDType())
 	f32 := func(x *Node) *Node { return ConvertDType(x, dtypes.Float32) }
 	hidden = make([]*Node, len(o.Hidden))
 	for i, h := range o.Hidden {
@@ -158,7 +158,7 @@ func (te *TextEncoder) Encode(ctx context.Context, ids [][]int, opts ...EncodeOp
 	if o.clipSkip < 0 || o.clipSkip > te.cfg.NumHiddenLayers {
 		return nil, nil, fmt.Errorf("text encoder: clip skip %d, want 0 to num_hidden_layers (%d)", o.clipSkip, te.cfg.NumHiddenLayers)
 	}
-	x, err := clip.TokenTensor(ids, te.cfg.VocabSize, te.cfg.MaxPositionEmbeddings)
+	x, err := clipmodel.TokenTensor(ids, te.cfg.VocabSize, te.cfg.MaxPositionEmbeddings)
 	if err != nil {
 		return nil, nil, fmt.Errorf("text encoder: %w", err)
 	}
@@ -168,7 +168,7 @@ func (te *TextEncoder) Encode(ctx context.Context, ids [][]int, opts ...EncodeOp
 	dtype := te.ComputeDType()
 	key := fmt.Sprintf("text encoder: skip %d raw %v in %s", o.clipSkip, o.rawSkip && o.clipSkip > 0, dtype)
 	outs, err := te.runner.Run(key, func(scope *model.Scope, in []*Node) []*Node {
-		out := clip.TextTransformerIn(scope.Store().Scope(TextEncoderScope), te.cfg, in[0], nil, dtype)
+		out := clipmodel.TextTransformerIn(scope.Store().Scope(TextEncoderScope), te.cfg, in[0], nil, dtype)
 		if o.clipSkip == 0 {
 			return []*Node{ConvertDType(out.LastHidden, dtypes.Float32)}
 		}
