@@ -125,7 +125,9 @@ func trainingMD(vae *diffusion.AutoencoderKL, st autoencoder.State, scale float6
 	cfg := vae.Config()
 	params := 0
 	for v := range vae.Store().IterVariables() {
-		params += v.Shape().Size()
+		if strings.HasPrefix(v.Path(), diffusion.VAEScope+"/") { // not the optimiser's state
+			params += v.Shape().Size()
+		}
 	}
 	fmt.Fprintf(&sb, "- model: AutoencoderKL, block_out_channels %v, layers_per_block %d, latent_channels %d, norm_num_groups %d, act_fn %s, mid_block_add_attention %v; %.2fM parameters\n",
 		cfg.BlockOutChannels, cfg.LayersPerBlock, cfg.LatentChannels, cfg.NormNumGroups, cfg.ActFn, cfg.MidBlockAddAttention, float64(params)/1e6)
