@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"slices"
@@ -434,57 +433,21 @@ func headerEntries(header []byte) ([]rawEntry, error) {
 }
 
 // Write stores tensors into path atomically: the data goes to a temporary file in the same
-// folder, which is renamed over path only once complete. Tensors are written sorted by name.
-func Write(path string, tensors []*Tensor, metadata map[string]string) (err error) {
-	sorted := slices.Clone(tensors)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	header := make(map[string]any, len(sorted)+1)
-	if len(metadata) > 0 {
-		header["__metadata__"] = metadata
-	}
-	var offset int64
-	seen := make(map[string]bool, len(sorted))
-	for _, t := range sorted {
-		if seen[t.Name] {
-			return fmt.Errorf("safetensors: writing %s: duplicate tensor name %q", path, t.Name)
-		}
-		seen[t.Name] = true
-		want := t.Size() * ElemSize(t.DType)
-		if ElemSize(t.DType) == 0 || len(t.Data) != want {
+// folder, which is renamed over path only once complete. Tensors are written sorted by name. It
+// is WriteSources over tensors already in memory; a caller that would have to build each
+// tensor's bytes first (a model's variables) should give WriteSources producers instead.
+func Write(path string, tensors []*Tensor, metadata map[string]string) error {
+	sources := make([]Source, len(tensors))
+	for i, t := range tensors {
+		// Checked before anything is written, so that a wrong tensor is named without a
+		// temporary file being made.
+		if want := t.Size() * ElemSize(t.DType); ElemSize(t.DType) == 0 || len(t.Data) != want {
 			return fmt.Errorf("safetensors: writing %s: tensor %q: %d bytes for %s%v, want %d",
 				path, t.Name, len(t.Data), t.DType, t.Shape, want)
 		}
-		shape := t.Shape
-		if shape == nil {
-			shape = []int{}
-		}
-		header[t.Name] = headerEntry{DType: t.DType, Shape: shape, Offsets: [2]int64{offset, offset + int64(want)}}
-		offset += int64(want)
+		sources[i] = t.Source()
 	}
-	hjson, err := json.Marshal(header)
-	if err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", path, err)
-	}
-	// Pad the header with spaces to a multiple of 8 bytes, as the reference writer does.
-	for len(hjson)%8 != 0 {
-		hjson = append(hjson, ' ')
-	}
-	return WriteAtomic(path, func(w io.Writer) error {
-		var lenBuf [8]byte
-		binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hjson)))
-		if _, err := w.Write(lenBuf[:]); err != nil {
-			return err
-		}
-		if _, err := w.Write(hjson); err != nil {
-			return err
-		}
-		for _, t := range sorted {
-			if _, err := w.Write(t.Data); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return WriteSources(path, sources, metadata)
 }
 
 // FromFloat32 makes an F32 tensor.
