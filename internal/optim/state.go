@@ -14,10 +14,12 @@ import (
 
 // SaveState writes every variable under the optimiser's state scope (AdamW.StateScope;
 // "" means DefaultScope) to a safetensors file at path, atomically. Each tensor is named by its variable path relative to
-// the scope ("step", "exp_avg/unet/conv_in/weight", …), so loading needs no model.
+// the scope ("step", "exp_avg/unet/conv_in/weight", …), so loading needs no model. The moments
+// are streamed one variable at a time (weights.TensorSource): for a full-size U-Net they are
+// twice the weights, ≈7 GB, and are never copied whole.
 func SaveState(store *model.Store, scope, path string) error {
 	scope = cleanScope(scope)
-	var ts []*safetensors.Tensor
+	var srcs []safetensors.Source
 	for v := range store.IterVariables() {
 		if !strings.HasPrefix(v.Path(), scope+"/") {
 			continue
@@ -27,16 +29,16 @@ func SaveState(store *model.Store, scope, path string) error {
 		if err != nil {
 			return fmt.Errorf("optim: optimizer state %s: variable %s has no value: %w", path, v.Path(), err)
 		}
-		t, err := weights.FileTensor(name, value)
+		s, err := weights.TensorSource(name, value)
 		if err != nil {
 			return fmt.Errorf("optim: optimizer state %s: variable %s has %w", path, v.Path(), err)
 		}
-		ts = append(ts, t)
+		srcs = append(srcs, s)
 	}
-	if len(ts) == 0 {
+	if len(srcs) == 0 {
 		return fmt.Errorf("optim: optimizer state %s: no variables under %q (no step taken yet?)", path, scope)
 	}
-	if err := safetensors.Write(path, ts, map[string]string{"format": "gorpo-adamw", "scope": scope}); err != nil {
+	if err := safetensors.WriteSources(path, srcs, map[string]string{"format": "gorpo-adamw", "scope": scope}); err != nil {
 		return fmt.Errorf("optim: optimizer state: %w", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ package weights
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -255,7 +256,8 @@ func toTensor(t *safetensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, error
 }
 
 // Tensors returns the values of every variable under scope as safetensors tensors named by their
-// upstream names (float32 as F32, int64 as I64), sorted by name.
+// upstream names (float32 as F32, int64 as I64), sorted by name. It copies every value into
+// memory; to write a file, Sources streams the same tensors without the copy.
 func Tensors(store *model.Store, scope string) ([]*safetensors.Tensor, error) {
 	var out []*safetensors.Tensor
 	prefix := strings.TrimSuffix(scope, "/") + "/"
@@ -292,14 +294,76 @@ func FileTensor(name string, value *tensors.Tensor) (*safetensors.Tensor, error)
 	return nil, fmt.Errorf("dtype %s, only float32 and int64 are saved", value.DType())
 }
 
-// Save writes every variable under scope to path (atomically), under upstream names.
+// Sources describes every variable under scope as a tensor of a file to write, named by its
+// upstream name (float32 as F32, int64 as I64), sorted by name. Each source writes its
+// variable's bytes straight from the variable's memory when the writer reaches it (see
+// TensorSource), so safetensors.WriteSources saves a model of any size with no copy of it.
+func Sources(store *model.Store, scope string) ([]safetensors.Source, error) {
+	var out []safetensors.Source
+	prefix := strings.TrimSuffix(scope, "/") + "/"
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), prefix) {
+			continue
+		}
+		value, err := v.Value()
+		if err != nil {
+			return nil, fmt.Errorf("weights: variable %s has no value: %w", v.Path(), err)
+		}
+		s, err := TensorSource(UpstreamName(scope, v.Path()), value)
+		if err != nil {
+			return nil, fmt.Errorf("weights: variable %s has %w", v.Path(), err)
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// TensorSource describes value as the tensor called name of a file to write (float32 as F32,
+// int64 as I64; another dtype is the error "dtype D, only float32 and int64 are saved"). Its
+// bytes are read only when the writer calls WriteData, in place: on a backend that shares host
+// memory (the Go backend) that is the variable's own buffer; on one that does not (XLA on an
+// accelerator) GoMLX copies the tensor to the host for the call, and that copy is dropped
+// afterwards, so a checkpoint never leaves a host copy of every weight behind.
+func TensorSource(name string, value *tensors.Tensor) (safetensors.Source, error) {
+	var dtype string
+	switch value.DType() {
+	case dtypes.Float32:
+		dtype = "F32"
+	case dtypes.Int64:
+		dtype = "I64"
+	default:
+		return safetensors.Source{}, fmt.Errorf("dtype %s, only float32 and int64 are saved", value.DType())
+	}
+	es := safetensors.ElemSize(dtype)
+	return safetensors.Source{Name: name, DType: dtype, Shape: value.Shape().Dimensions, WriteData: func(w io.Writer) error {
+		if err := value.CheckValid(); err != nil {
+			return err
+		}
+		if value.Size() == 0 {
+			return nil
+		}
+		wasLocal := value.IsLocal()
+		var werr error
+		if err := value.ConstBytes(func(data []byte) { werr = safetensors.WriteNative(w, data, es) }); err != nil {
+			return err
+		}
+		if !wasLocal {
+			value.FinalizeLocal() // the device copy stays the variable's value
+		}
+		return werr
+	}}, nil
+}
+
+// Save writes every variable under scope to path (atomically), under upstream names, one
+// variable at a time (see Sources).
 func Save(store *model.Store, scope, path string, metadata map[string]string) error {
-	ts, err := Tensors(store, scope)
+	srcs, err := Sources(store, scope)
 	if err != nil {
 		return err
 	}
-	if len(ts) == 0 {
+	if len(srcs) == 0 {
 		return fmt.Errorf("weights: saving %s: no variables under scope %q", path, scope)
 	}
-	return safetensors.Write(path, ts, metadata)
+	return safetensors.WriteSources(path, srcs, metadata)
 }
