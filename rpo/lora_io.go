@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/safetensors"
@@ -39,17 +41,17 @@ const loraPrefix = "unet."
 //     take α = r, so α ≠ r survives only through this entry.
 func (l *LoRA) Save(dir string) error {
 	store := l.unet.Store()
-	var ts []*safetensors.Tensor
+	var srcs []safetensors.Source
 	for _, m := range l.modules {
 		for _, kind := range []struct {
 			path, suffix string
 			dims         []int
 		}{{m.aPath(), ".lora_A.weight", []int{l.rank, m.in}}, {m.bPath(), ".lora_B.weight", []int{m.out, l.rank}}} {
-			data, err := variableFloat32(store.GetVariable(kind.path), kind.dims...)
+			src, err := float32Source(store.GetVariable(kind.path), loraPrefix+m.name+kind.suffix, kind.dims)
 			if err != nil {
 				return fmt.Errorf("rpo: saving LoRA to %s: %w", dir, err)
 			}
-			ts = append(ts, safetensors.FromFloat32(loraPrefix+m.name+kind.suffix, kind.dims, data))
+			srcs = append(srcs, src)
 		}
 	}
 	meta, err := l.adapterMetadata()
@@ -60,10 +62,26 @@ func (l *LoRA) Save(dir string) error {
 		return fmt.Errorf("rpo: saving LoRA: %w", err)
 	}
 	path := filepath.Join(dir, LoRAWeightName)
-	if err := safetensors.Write(path, ts, map[string]string{"format": "pt", loraMetadataKey: meta}); err != nil {
+	if err := safetensors.WriteSources(path, srcs, map[string]string{"format": "pt", loraMetadataKey: meta}); err != nil {
 		return fmt.Errorf("rpo: saving LoRA: %w", err)
 	}
 	return nil
+}
+
+// float32Source describes the float32 variable v of shape dims as the file tensor name, its bytes
+// written from the variable when the writer reaches it (see weights.TensorSource).
+func float32Source(v *model.Variable, name string, dims []int) (safetensors.Source, error) {
+	if v == nil {
+		return safetensors.Source{}, fmt.Errorf("%s: missing variable", name)
+	}
+	if !slices.Equal(v.Shape().Dimensions, dims) || v.DType() != dtypes.Float32 {
+		return safetensors.Source{}, fmt.Errorf("%s is %s, want (Float32)%v", v.Path(), v.Shape(), dims)
+	}
+	value, err := v.Value()
+	if err != nil {
+		return safetensors.Source{}, fmt.Errorf("%s: %w", v.Path(), err)
+	}
+	return weights.TensorSource(name, value)
 }
 
 // adapterMetadata is the JSON diffusers writes under lora_adapter_metadata: peft.LoraConfig's
