@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 )
@@ -36,7 +37,7 @@ func NewUNet(cfg UNetConfig, seed int64) (*UNet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unet: %w", err)
 	}
-	if err := u.store.InitializeVariables(u.backend, nil); err != nil {
+	if err := nn.InitializeVariables(u.backend, u.store); err != nil {
 		return nil, fmt.Errorf("unet: initialising the variables: %w", err)
 	}
 	return u, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 )
@@ -36,7 +37,7 @@ func NewVAE(cfg VAEConfig, seed int64) (*AutoencoderKL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
-	if err := v.store.InitializeVariables(v.backend, nil); err != nil {
+	if err := nn.InitializeVariables(v.backend, v.store); err != nil {
 		return nil, fmt.Errorf("vae: initialising the variables: %w", err)
 	}
 	return v, nil

@@ -73,14 +73,19 @@ func Variable(scope *model.Scope, name string, shape shapes.Shape, init Init) *m
 		}
 		return scope.VariableWithShape(name, shape)
 	}
-	seed := initSeed(scope, model.JoinPath(scope.Scope(), name))
+	path := model.JoinPath(scope.Scope(), name)
+	seed := initSeed(scope, path)
+	registerHostInit(scope.Store(), path, seed, init)
 	return scope.WithInitializer(func(g *Graph, shape shapes.Shape) *Node {
 		data := make([]float64, shape.Size())
-		init(rand.New(rand.NewPCG(seed, 0x6a09e667f3bcc909)), data)
+		init(rand.New(rand.NewPCG(seed, initStream)), data)
 		values := Const(g, tensors.FromFlatDataAndDimensions(data, shape.Dimensions...))
 		return ConvertDType(values, shape.DType)
 	}).VariableWithShape(name, shape)
 }
+
+// initStream is the PCG stream of every variable's initial draws (its seed is initSeed's).
+const initStream = 0x6a09e667f3bcc909
 
 // initSeed mixes the store's initial seed with a hash of the variable's path.
 func initSeed(scope *model.Scope, path string) uint64 {

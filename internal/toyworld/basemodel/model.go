@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/trainrun"
 	"github.com/gorpo/gorpo/internal/weights"
@@ -55,7 +56,7 @@ func New(b compute.Backend, cfg Config, vocab Vocab, vae *diffusion.AutoencoderK
 	}, shapes.Make(dtypes.Int32, 1, cfg.Text.MaxPositionEmbeddings)); err != nil {
 		return nil, err
 	}
-	if err := store.InitializeVariables(b, nil); err != nil {
+	if err := nn.InitializeVariables(b, store); err != nil {
 		return nil, fmt.Errorf("basemodel: initialising the text encoder: %w", err)
 	}
 	m := &Model{Config: cfg, Vocab: vocab, UNet: u, VAE: vae, store: store, backend: b}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorpo/gorpo/align"
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
@@ -219,7 +220,7 @@ func declare(b compute.Backend, store *model.Store, m *align.ALIGN) error {
 		return fmt.Errorf("rewardmodel: %w", err)
 	}
 	// Initialise now: building a graph again would replace the initialisers nn.Variable set.
-	if err := store.InitializeVariables(b, nil); err != nil {
+	if err := nn.InitializeVariables(b, store); err != nil {
 		return fmt.Errorf("rewardmodel: initialising the weights: %w", err)
 	}
 	for v := range store.IterVariables() {
