@@ -183,6 +183,12 @@ type Config struct {
 	// LoRAAlpha scales the adapters by α/r; 0 means α = r (scale 1, as the official SDXL LoRA
 	// trainer sets lora_alpha = rank). Must be 0 when LoRARank is 0.
 	LoRAAlpha float64 `json:"lora_alpha"`
+
+	// Precision.
+
+	// Precision is the float type the U-Net computes in for the whole run: PrecisionFP32 (the
+	// default; "" means the same), PrecisionBF16 or PrecisionFP16. See Precision.
+	Precision Precision `json:"precision,omitempty"`
 }
 
 // DefaultConfig returns the paper's settings (Table 4) with the official code's behaviour where
@@ -215,6 +221,8 @@ func DefaultConfig() Config {
 		Validation:                ValidateTrainingPrompts,
 		ValidationImagesPerPrompt: 4,
 		LambdaVal:                 0.3,
+
+		Precision: PrecisionFP32,
 	}
 }
 
@@ -232,6 +240,10 @@ func (c Config) LoRAScale() float64 {
 // Hash identifies the configuration: the hex SHA-256 of its JSON encoding. A checkpoint records
 // it so that a run is resumed only with the settings it was started with.
 func (c Config) Hash() string {
+	if c.Precision == PrecisionFP32 {
+		// "" and "fp32" are one setting, and runs started before the field existed record "".
+		c.Precision = ""
+	}
 	data, err := json.Marshal(c)
 	if err != nil { // only non-finite floats fail, and Validate refuses those
 		data = fmt.Appendf(nil, "%#v", c)

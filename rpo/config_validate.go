@@ -151,6 +151,11 @@ func (c Config) Validate() error {
 		bad("Patience", c.Patience, "want ≥ 0 validations (0: no early termination)")
 	}
 
+	// Precision.
+	if _, err := c.Precision.DType(); err != nil {
+		bad("Precision", string(c.Precision), "%v", err)
+	}
+
 	// LoRA.
 	if c.LoRARank < 0 {
 		bad("LoRARank", c.LoRARank, "want a rank ≥ 0 (0: full fine-tune)")

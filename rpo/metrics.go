@@ -21,7 +21,7 @@ import (
 // written. Non-finite numbers (a diverged loss) are written as the strings "NaN", "+Inf", "-Inf".
 //
 //	{"kind":"step","step":12,"time":"…","losses":{"l_pre":0.69,"l_sim":0.11,"loss":0.80,…},"lr":5e-06,"grad_norm":0.42}
-//	{"kind":"validation","step":40,"time":"…","reward":0.61,"prompt_rewards":[…],"best":true,"best_step":40,"best_reward":0.61}
+//	{"kind":"validation","step":40,"time":"…","reward":0.61,"prompt_rewards":[…],"best":true,"best_step":40,"best_reward":0.61,"graphs":12}
 
 // Record kinds in metrics.jsonl.
 const (
@@ -45,6 +45,10 @@ type ValidationMetrics struct {
 	Best          bool      // this validation is the new best
 	BestStep      int       // the best so far, this one included
 	BestReward    float64
+	// Graphs is the number of graphs the run (this Run or Resume call) has compiled so far, this
+	// validation's included (0: not recorded). It should stop growing after the first
+	// validation: each later one compiling again means a shape changed (see GraphCounts).
+	Graphs int
 }
 
 // Metrics is a metrics.jsonl read back.
@@ -126,12 +130,16 @@ func (w *MetricsWriter) WriteStep(m StepMetrics) error {
 func (w *MetricsWriter) WriteValidation(m ValidationMetrics) error {
 	reward, bestReward := jsonFloat(m.Reward), jsonFloat(m.BestReward)
 	best, bestStep := m.Best, m.BestStep
+	var graphs *int
+	if m.Graphs > 0 {
+		graphs = &m.Graphs
+	}
 	var per []jsonFloat
 	for _, r := range m.PromptRewards {
 		per = append(per, jsonFloat(r))
 	}
 	return w.write(metricsLine{Kind: KindValidation, Step: m.Step, Reward: &reward, PromptRewards: per,
-		Best: &best, BestStep: &bestStep, BestReward: &bestReward}, true)
+		Best: &best, BestStep: &bestStep, BestReward: &bestReward, Graphs: graphs}, true)
 }
 
 func (w *MetricsWriter) write(l metricsLine, sync bool) error {
@@ -201,6 +209,9 @@ func ReadMetrics(path string) (*Metrics, error) {
 			if l.BestStep != nil {
 				v.BestStep = *l.BestStep
 			}
+			if l.Graphs != nil {
+				v.Graphs = *l.Graphs
+			}
 			for _, r := range l.PromptRewards {
 				v.PromptRewards = append(v.PromptRewards, float64(r))
 			}
@@ -225,6 +236,7 @@ type metricsLine struct {
 	Best          *bool                `json:"best,omitempty"`
 	BestStep      *int                 `json:"best_step,omitempty"`
 	BestReward    *jsonFloat           `json:"best_reward,omitempty"`
+	Graphs        *int                 `json:"graphs,omitempty"`
 }
 
 type line struct {

@@ -154,16 +154,21 @@ type manifestImage struct {
 
 const cacheFormat = 1
 
-// cacheKey names an image set by everything that determines its pixels.
-func cacheKey(kind, model string, gen Generation, prompts []string, seeds []uint64) string {
+// cacheKey names an image set by everything that determines its pixels: the U-Net's precision
+// among them (fp32 is left out, so that caches written before it was a setting stay valid).
+func cacheKey(kind, model string, gen Generation, precision Precision, prompts []string, seeds []uint64) string {
+	if precision == PrecisionFP32 {
+		precision = ""
+	}
 	data, _ := json.Marshal(struct {
 		Format     int        `json:"format"`
 		Kind       string     `json:"kind"`
 		Model      string     `json:"model"`
 		Generation Generation `json:"generation"`
+		Precision  Precision  `json:"precision,omitempty"`
 		Prompts    []string   `json:"prompts"`
 		Seeds      []uint64   `json:"seeds"`
-	}{cacheFormat, kind, model, gen, prompts, seeds})
+	}{cacheFormat, kind, model, gen, precision, prompts, seeds})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
@@ -182,7 +187,7 @@ func (t *trainerRun) generateCached(ctx context.Context, kind string, phase Phas
 	if len(seeds) != len(all) {
 		return nil, fmt.Errorf("rpo: %s images: %d seeds for %d images", kind, len(seeds), len(all))
 	}
-	key := cacheKey(kind, t.modelKey, t.gen, all, seeds)
+	key := cacheKey(kind, t.modelKey, t.gen, t.cfg.Precision, all, seeds)
 	dir := filepath.Join(t.opts.cacheDir, kind+"-"+key[:24])
 	set := &imageSet{Dir: dir, Prompts: all, Seeds: seeds}
 	if images, err := readCachedImages(dir, key, len(all), t.gen.Height, t.gen.Width); err == nil {

@@ -136,6 +136,10 @@ func (m *trainedModel) hasWeights(dir string) bool {
 // schedule's ᾱ, runs ε_θ (and for RPO ε_base) on all N in one batch, forms the target (ε or v),
 // the objective's loss, and the AdamW update of the trained variables only. Outputs: the named
 // loss terms, the gradient norm before clipping and the learning rate.
+//
+// Both U-Net forwards compute in the U-Net's compute dtype, which the run sets from
+// Config.Precision (useUNetPrecision) before the graph is built; everything after them is float32.
+// Under float16 the trained forward's backward pass is loss-scaled (scaledBackward).
 type stepper struct {
 	exec       *model.Exec
 	names      []string
@@ -157,6 +161,10 @@ func newStepper(cfg Config, m *trainedModel, sched *schedule.Schedule, predictio
 	s := &stepper{withOthers: cfg.Objective.Preference() || cfg.Objective.ClassImages(), withLabels: cfg.Objective.Preference()}
 	batch := cfg.BatchSize
 	opt := NewAdamW(cfg)
+	dtype, err := cfg.Precision.DType()
+	if err != nil {
+		return nil, fmt.Errorf("rpo: training step: Config.Precision %q: %w", cfg.Precision, err)
+	}
 	s.exec, err = model.NewExec(b, m.unet.Store(), func(scope *model.Scope, in []*Node) []*Node {
 		g := in[0].Graph()
 		store := scope.Store()
@@ -165,7 +173,12 @@ func newStepper(cfg Config, m *trainedModel, sched *schedule.Schedule, predictio
 		t, ctx := in[2], in[3]
 		alphas := schedule.AlphasCumprodConst(g, sched)
 		xt := schedule.AddNoiseGraph(alphas, x0, noise, t)
-		pred := m.forward(store, xt, t, ctx)
+		var pred *Node
+		if dtype == dtypes.Float16 {
+			pred = scaledBackward(store.Scope(m.trainScope()), xt, func() *Node { return m.forward(store, xt, t, ctx) })
+		} else {
+			pred = m.forward(store, xt, t, ctx)
+		}
 		target := Target(prediction, alphas, x0, noise, t)
 		var p PairPredictions
 		var labels *Node

@@ -27,6 +27,8 @@ import (
 // BaseUNetScope and AdamW's state under DefaultOptimizerScope); with Config.LoRARank > 0 only
 // LoRA adapters train (under LoRAScope), attached to the U-Net. Either way the pipeline samples
 // the current weights, which is how validation works, and after Run it holds the kept weights.
+// During a run the U-Net computes in Config.Precision (see Precision); Run restores its earlier
+// compute dtype when it returns.
 //
 // Concurrency: a Trainer runs one Run or Resume at a time (a second concurrent call returns an
 // error at once), and while it runs it owns the pipeline and its U-Net's Store: nothing else may
@@ -60,6 +62,8 @@ type Trainer struct {
 type trainerRun struct {
 	*Trainer
 	rep        *reporter
+	graphs     *graphCounter // since the last phase boundary
+	counts     GraphCounts   // the graphs compiled so far, by phase
 	modelKey   string
 	step       int
 	lastLoss   float64
@@ -70,7 +74,7 @@ type trainerRun struct {
 // newRun starts the state of a run.
 func (t *Trainer) newRun() *trainerRun {
 	return &trainerRun{Trainer: t, rep: newReporter(t.opts.logger, t.opts.display, t.opts.progress),
-		lastLoss: math.NaN(), lastReward: math.NaN(), finiteAt: -1}
+		graphs: newGraphCounter(), lastLoss: math.NaN(), lastReward: math.NaN(), finiteAt: -1}
 }
 
 // Result is what a run achieved.
@@ -97,6 +101,10 @@ type Result struct {
 	// (the StoppingPolicy asked to stop; by default after Config.Patience validations without a new
 	// best) or "hook" (OnValidate returned true).
 	StopReason string
+	// Graphs are the graphs this call built and compiled, by phase. With the shapes of a run
+	// fixed, the training steps compile one graph and the validations after the first none, so
+	// the total does not grow with Steps or the number of validations (see GraphCounts).
+	Graphs GraphCounts
 }
 
 // Why a run ended (Result.StopReason).
@@ -283,14 +291,22 @@ func (t *trainerRun) execute(ctx context.Context, rp *resumePoint) (res *Result,
 		}
 	}
 
+	// The U-Net computes in the run's precision, I_gen's sampling included.
+	restorePrecision, err := useUNetPrecision(t.pipe.UNet, cfg.Precision)
+	if err != nil {
+		return nil, err
+	}
+	defer restorePrecision()
+
 	// Set-up: images, rewards, pairs, encodings.
 	setupStart := time.Now()
 	d, err := t.setup(ctx)
+	t.counts.SetUp += t.graphs.since()
 	if err != nil {
 		return nil, t.wrapCancel(ctx, err)
 	}
-	t.rep.logf("set-up done in %s: %d reference images, %d training images; %d×%d, objective %s",
-		time.Since(setupStart).Round(time.Millisecond), len(d.data.refs), len(d.data.others), t.gen.Height, t.gen.Width, cfg.Objective)
+	t.rep.logf("set-up done in %s: %d reference images, %d training images; %d×%d, objective %s; %d graphs compiled",
+		time.Since(setupStart).Round(time.Millisecond), len(d.data.refs), len(d.data.others), t.gen.Height, t.gen.Width, cfg.Objective, t.counts.SetUp)
 
 	// The trained model and the run's state.
 	m := &trainedModel{unet: t.pipe.UNet}
@@ -441,7 +457,9 @@ func (t *trainerRun) execute(ctx context.Context, rp *resumePoint) (res *Result,
 // checkpoint, the hooks' calls, the grid, metrics, the curve and latest/.
 func (t *trainerRun) validateStep(ctx context.Context, m *trainedModel, d *runData, st *runState, metrics *MetricsWriter) error {
 	cfg, out, step := t.cfg, t.opts.outDir, t.step
+	t.counts.Train += t.graphs.since()
 	v, err := t.validate(ctx, d.scorer, step)
+	t.counts.Validation += t.graphs.since()
 	if err != nil {
 		return err
 	}
@@ -476,7 +494,7 @@ func (t *trainerRun) validateStep(ctx context.Context, m *trainedModel, d *runDa
 		return err
 	}
 	if err := metrics.WriteValidation(ValidationMetrics{Step: step, Reward: v.reward, PromptRewards: v.promptRewards,
-		Best: best, BestStep: st.es.BestStep, BestReward: st.es.BestReward}); err != nil {
+		Best: best, BestStep: st.es.BestStep, BestReward: st.es.BestReward, Graphs: t.counts.Total()}); err != nil {
 		return err
 	}
 	if err := t.writeCurve(st.rewards); err != nil {
@@ -589,7 +607,9 @@ func (t *trainerRun) wrapCancel(ctx context.Context, err error) error {
 // the pipeline and returns the Result.
 func (t *trainerRun) finish(m *trainedModel, st *runState, start time.Time) (*Result, error) {
 	cfg, out := t.cfg, t.opts.outDir
-	res := &Result{Objective: cfg.Objective, StepsTrained: t.step, Rewards: rewardsCopy(st.rewards), StopReason: st.stopReason}
+	t.counts.Train += t.graphs.since()
+	res := &Result{Objective: cfg.Objective, StepsTrained: t.step, Rewards: rewardsCopy(st.rewards), StopReason: st.stopReason,
+		Graphs: t.counts}
 	res.BestStep, res.BestReward = bestOf(st.rewards)
 	bestDir := filepath.Join(out, BestCheckpoint)
 	if st.es.HasBest && m.hasWeights(bestDir) {
@@ -620,8 +640,8 @@ func (t *trainerRun) finish(m *trainedModel, st *runState, start time.Time) (*Re
 		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
-	t.rep.logf("done: %d steps (%s), best validation %s; weights in %s", t.step, res.StopReason,
-		describeBest(res), res.WeightsDir)
+	t.rep.logf("done: %d steps (%s), best validation %s; weights in %s; graphs compiled: %s", t.step, res.StopReason,
+		describeBest(res), res.WeightsDir, res.Graphs)
 	return res, nil
 }
 
