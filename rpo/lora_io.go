@@ -128,6 +128,7 @@ func LoadLoRA(u *diffusion.UNet, path string) (*LoRA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpo: loading LoRA: %w", err)
 	}
+	defer f.Close() // the adapters are converted (copied) before LoadLoRA returns
 	l, err := newLoRA(u, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("rpo: loading LoRA from %s: %w", path, err)

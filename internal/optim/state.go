@@ -53,6 +53,7 @@ func LoadState(store *model.Store, scope, path string) error {
 	if err != nil {
 		return fmt.Errorf("optim: optimizer state: %w", err)
 	}
+	defer f.Close() // every value is converted (copied) before LoadState returns
 	type job struct {
 		path  string
 		value *tensors.Tensor

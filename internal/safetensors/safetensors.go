@@ -5,7 +5,9 @@
 // It reads F32, F16, BF16, F64, I64 and I32 tensors (floats convert to float32 on request), single
 // files and sharded checkpoints described by a "*.safetensors.index.json", and writes F32/I64
 // files atomically (a temporary file renamed into place), which is what a fine-tuned U-Net is
-// saved as. go-huggingface's reader is tied to its hub.Repo download cache and has no writer, so
+// saved as. Writing streams (WriteSources: the header first, then one tensor's bytes at a time)
+// and large files are memory-mapped for reading (Open), so that neither a saved checkpoint nor a
+// loaded model is ever held whole in memory as bytes. go-huggingface's reader is tied to its hub.Repo download cache and has no writer, so
 // this small self-contained package serves both directions.
 package safetensors
 
@@ -33,6 +35,10 @@ type Tensor struct {
 	DType string // safetensors dtype: "F32", "F16", "BF16", "F64", "I64", "I32", ...
 	Shape []int
 	Data  []byte // raw little-endian bytes
+
+	// mapped: Data lies in a read-only file mapping (OpenMapped), whose pages a conversion
+	// hands back once it has read them.
+	mapped bool
 }
 
 // Size is the number of elements (1 for a scalar). For a tensor Parse returned it is exact; for
@@ -106,6 +112,7 @@ func (t *Tensor) Float32() ([]float32, error) {
 	if err := t.checkData(); err != nil {
 		return nil, err
 	}
+	defer t.release()
 	n := t.Size()
 	out := make([]float32, n)
 	d := t.Data
@@ -137,6 +144,7 @@ func (t *Tensor) Int64() ([]int64, error) {
 	if err := t.checkData(); err != nil {
 		return nil, err
 	}
+	defer t.release()
 	n := t.Size()
 	out := make([]int64, n)
 	switch t.DType {
@@ -160,6 +168,7 @@ func (t *Tensor) NonFinite() int {
 	if t.checkData() != nil {
 		return 0
 	}
+	defer t.release()
 	d, n := t.Data, 0
 	switch t.DType {
 	case "F32", "BF16":
@@ -229,6 +238,8 @@ type File struct {
 	// asked to, and internal/weights.Bind then binds such tensors instead of refusing them.
 	AllowNonFinite bool
 	tensors        map[string]*Tensor
+	// unmap releases the file mapping of an OpenMapped file (nil otherwise).
+	unmap func() error
 }
 
 // Names returns the tensor names, sorted.
@@ -288,8 +299,18 @@ type headerEntry struct {
 	Offsets [2]int64 `json:"data_offsets"`
 }
 
-// Open reads a whole safetensors file, validating its header against the file size.
+// Open reads a safetensors file, validating its header against the file size.
+//
+// A file of mapThreshold bytes or more is memory-mapped read-only where the platform allows it
+// (Linux), not read: a full-size model's weights (3.4 GB for SD-1.5's U-Net) then cost no
+// anonymous copy on top of the variables they are loaded into, and every conversion of a
+// tensor (Float32, Int64, NonFinite) hands the pages it read back to the page cache, so loading
+// a model holds about one tensor of the file at a time. Smaller files, and any file the
+// platform cannot map, are read into memory. See Close.
 func Open(path string) (*File, error) {
+	if f, err, ok := openMapped(path); ok {
+		return f, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)

@@ -16,7 +16,7 @@ type shardIndex struct {
 
 // OpenSharded reads every shard named by an index file and merges them into one File whose
 // Path is the index. Each tensor must be in the shard the index names.
-func OpenSharded(indexPath string) (*File, error) {
+func OpenSharded(indexPath string) (_ *File, err error) {
 	raw, err := os.ReadFile(indexPath)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
@@ -38,11 +38,29 @@ func OpenSharded(indexPath string) (*File, error) {
 	}
 	sort.Strings(names)
 	merged := &File{Path: indexPath, tensors: map[string]*Tensor{}}
+	var closers []func() error
+	merged.unmap = func() error {
+		var first error
+		for _, c := range closers {
+			if err := c(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	defer func() {
+		if err != nil {
+			_ = merged.Close()
+		}
+	}()
 	dir := filepath.Dir(indexPath)
 	for _, shard := range names {
 		f, err := Open(filepath.Join(dir, shard))
 		if err != nil {
 			return nil, err
+		}
+		if f.unmap != nil {
+			closers = append(closers, f.unmap)
 		}
 		for name, t := range f.tensors {
 			if want, ok := idx.WeightMap[name]; ok && want != shard {

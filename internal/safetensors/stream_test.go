@@ -241,6 +241,24 @@ func TestWriteNative(t *testing.T) {
 			t.Errorf("element %d: %#x, want %#x", i, got, v)
 		}
 	}
+	// The byte-swapping path of big-endian hosts, through a buffer smaller than the data.
+	saved := hostLittleEndian
+	hostLittleEndian = false
+	defer func() { hostLittleEndian = saved }()
+	big := make([]byte, 0, 4*40000)
+	for i := range 40000 {
+		big = binary.BigEndian.AppendUint32(big, uint32(i)*2654435761)
+	}
+	b.Reset()
+	if err := WriteNative(&b, big, 4); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40000 {
+		if got, want := binary.LittleEndian.Uint32(b.Bytes()[4*i:]), uint32(i)*2654435761; got != want {
+			t.Fatalf("swapped element %d: %#x, want %#x", i, got, want)
+		}
+	}
+	hostLittleEndian = saved
 	if err := WriteNative(&b, native[:5], 4); err == nil {
 		t.Error("5 bytes of 4-byte elements accepted")
 	}
