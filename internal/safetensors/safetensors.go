@@ -306,7 +306,9 @@ type headerEntry struct {
 // anonymous copy on top of the variables they are loaded into, and every conversion of a
 // tensor (Float32, Int64, NonFinite) hands the pages it read back to the page cache, so loading
 // a model holds about one tensor of the file at a time. Smaller files, and any file the
-// platform cannot map, are read into memory. See Close.
+// platform cannot map, are read into memory. See Close. The mapping is read-only, and a mapped
+// file must not be truncated or rewritten in place while open (this package's writers replace
+// files by renaming, which leaves an open mapping intact).
 func Open(path string) (*File, error) {
 	if f, err, ok := openMapped(path); ok {
 		return f, err
