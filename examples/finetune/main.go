@@ -30,6 +30,11 @@
 // Ctrl-C (or SIGTERM) stops after the current step: the best checkpoint stays as it was, the
 // latest state is saved, and the same command with --resume continues the run.
 //
+// --precision bf16 (or fp16) runs the U-Net in half precision, training and sampling alike, with
+// float32 weights and updates (rpo.Precision): for GPU backends, where it is faster and lighter.
+// The summary and report.json say how many graphs the trainer compiled (rpo.GraphCounts); on XLA
+// each costs a compilation, and a run's count does not grow with its steps or validations.
+//
 // The toy world (internal/toyworld) runs the same method end to end on any machine, and is what
 // the program does without --model:
 //
@@ -107,6 +112,9 @@ type options struct {
 	Overwrite       bool
 	Compare         bool // train every objective of objectives in turn and tabulate them
 	MaxImagePixels  int  // the largest reference photo read, width × height
+	// Precision is the U-Net's compute type (an rpo.Precision: fp32, bf16, fp16), for training
+	// and for every image the program draws.
+	Precision string
 
 	// Not flags.
 
@@ -125,7 +133,7 @@ func defaultOptions() options {
 		ValidateEvery: cfg.ValidateEvery, Seed: cfg.Seed,
 		GenSteps: gen.Steps, Guidance: gen.Guidance, Size: "0",
 		ImagesPerPrompt: cfg.ImagesPerPrompt, ValImages: cfg.ValidationImagesPerPrompt, ClassImages: cfg.NumClassImages,
-		EvalPrompts: 6, EvalImages: 4, MaxImagePixels: imaging.DefaultMaxPixels,
+		EvalPrompts: 6, EvalImages: 4, MaxImagePixels: imaging.DefaultMaxPixels, Precision: string(cfg.Precision),
 	}
 }
 
@@ -207,6 +215,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		"each in its own subfolder of --out, and tabulate them against the base model in one report.json and report.md")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run in --out from its latest checkpoint, with the settings it was started with")
 	fs.BoolVar(&o.Overwrite, "overwrite", false, "start a new run in --out even if it holds one (its generated-image cache is kept)")
+	fs.StringVar(&o.Precision, "precision", o.Precision, "the U-Net's compute type, in training and in every image drawn: fp32, bf16 or fp16 "+
+		"(diffusers' --mixed_precision no, bf16, fp16); weights, gradients and AdamW stay float32. Half precision is for GPU (XLA) backends: "+
+		"on the Go backend it is slower than fp32")
 	fs.IntVar(&o.MaxImagePixels, "max-image-pixels", o.MaxImagePixels, "the largest reference photo read, in pixels (width × height, checked from the file's header before decoding)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -46,6 +46,7 @@ type runReport struct {
 	FinalDir     string            `json:"final_dir,omitempty"` // the last weights' checkpoint
 	Validations  []validationPoint `json:"validations"`         // every validation reward
 	Resumed      bool              `json:"resumed"`             // continued with --resume
+	Graphs       rpo.GraphCounts   `json:"graphs"`              // compiled by the trainer, by phase
 	Dir          string            `json:"dir,omitempty"`       // --compare: the run's folder
 	*scores                        // of after.png's images
 }
@@ -73,7 +74,7 @@ func newReport(o options, s settings, photos []string, ev *evaluation, base *sco
 func (r *report) add(o options, s settings, res *rpo.Result, tuned *scores) {
 	run := runReport{StepsTrained: res.StepsTrained, BestStep: res.BestStep, StopReason: res.StopReason,
 		Seconds: res.Seconds, Weights: weightsPath(res, s.cfg), BestDir: res.BestDir, FinalDir: res.FinalDir,
-		Validations: []validationPoint{}, Resumed: o.Resume, scores: tuned}
+		Validations: []validationPoint{}, Resumed: o.Resume, Graphs: res.Graphs, scores: tuned}
 	if o.Compare {
 		run.Dir = s.out
 	}
@@ -218,6 +219,7 @@ func printSummary(w io.Writer, s settings, res *rpo.Result, ev *evaluation, base
 		which = "last"
 	}
 	fmt.Fprintf(w, "  %s weights: %s (%s)\n", which, weightsPath(res, s.cfg), kind)
+	fmt.Fprintf(w, "  graphs compiled by the trainer: %s; U-Net compute %s\n", res.Graphs, precisionName(s.cfg.Precision))
 	if base != nil && tuned != nil {
 		fmt.Fprintf(w, "  %d evaluation prompts × %d images, ALIGN-I / ALIGN-T / %g-Harmonic: base %.3f / %.3f / %.3f, fine-tuned %.3f / %.3f / %.3f\n",
 			len(ev.Prompts), ev.ImagesPerPrompt, evalLambda, base.AlignI, base.AlignT, base.Harmony, tuned.AlignI, tuned.AlignT, tuned.Harmony)
@@ -240,7 +242,8 @@ func printCompare(w io.Writer, s settings, r *report, total time.Duration) {
 	fmt.Fprintf(w, "finetune: compared %d objectives in %s\n", len(r.Runs), total.Round(time.Second))
 	for _, run := range r.Runs {
 		res := run.result
-		fmt.Fprintf(w, "  %s: %d steps trained (stopped: %s), weights %s", run.Objective, res.StepsTrained, res.StopReason, run.Run.Weights)
+		fmt.Fprintf(w, "  %s: %d steps trained (stopped: %s), %d graphs compiled, weights %s", run.Objective, res.StepsTrained, res.StopReason,
+			res.Graphs.Total(), run.Run.Weights)
 		if sc := run.Run.scores; sc != nil {
 			fmt.Fprintf(w, "; ALIGN-I / ALIGN-T / %g-Harmonic %.3f / %.3f / %.3f", evalLambda, sc.AlignI, sc.AlignT, sc.Harmony)
 			if sc.SubjectFidelity != nil {

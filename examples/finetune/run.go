@@ -108,7 +108,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 
 	// The models.
-	pipe, err := diffusion.LoadPipeline(o.Model)
+	pipe, err := loadPipeline(o.Model, s.cfg.Precision)
 	if err != nil {
 		return fmt.Errorf("%s: %w", modelFlag(o, toy), err)
 	}
@@ -226,7 +226,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	for k, j := range jobs {
 		if k > 0 {
 			fmt.Fprintf(log, "compare: objective %s (%d of %d), from the base model\n", j.s.cfg.Objective, k+1, len(jobs))
-			if pipe, err = diffusion.LoadPipeline(o.Model); err != nil {
+			if pipe, err = loadPipeline(o.Model, s.cfg.Precision); err != nil {
 				return fmt.Errorf("%s: %w", modelFlag(o, toy), err)
 			}
 			if trainer, err = t.newTrainer(j.s, pipe); err != nil {
@@ -253,6 +253,23 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		printSummary(stdout, jobs[0].s, r.result, ev, base, r.Run.scores, time.Since(start))
 	}
 	return nil
+}
+
+// loadPipeline loads the base model with its U-Net computing in precision, so that before.png
+// and after.png are drawn as the trainer samples (the trainer sets the same type for its run).
+func loadPipeline(dir string, precision rpo.Precision) (*diffusion.Pipeline, error) {
+	pipe, err := diffusion.LoadPipeline(dir)
+	if err != nil {
+		return nil, err
+	}
+	dtype, err := precision.DType()
+	if err != nil {
+		return nil, fmt.Errorf("--precision %s: %w", precision, err)
+	}
+	if err := pipe.UNet.SetComputeDType(dtype); err != nil {
+		return nil, fmt.Errorf("--precision %s: %w", precision, err)
+	}
+	return pipe, nil
 }
 
 // modelFlag names the flag the base model came from: --model, or in the toy world --base-model
@@ -383,6 +400,9 @@ func headline(o options, s settings, photos int) string {
 	what := "the whole U-Net"
 	if s.cfg.LoRARank > 0 {
 		what = fmt.Sprintf("LoRA rank %d", s.cfg.LoRARank)
+	}
+	if p := precisionName(s.cfg.Precision); p != string(rpo.PrecisionFP32) {
+		what += ", " + p + " compute"
 	}
 	verb := "fine-tuning"
 	if o.Resume {

@@ -60,6 +60,7 @@ func settingsOf(o options) (settings, error) {
 	cfg.LoRARank, cfg.Steps, cfg.LearningRate, cfg.ValidateEvery, cfg.Seed = o.LoRA, o.Steps, o.LR, o.ValidateEvery, o.Seed
 	cfg.LambdaTrain, cfg.Beta, cfg.BatchSize, cfg.LambdaVal = o.LambdaTrain, o.Beta, o.Batch, o.LambdaVal
 	cfg.ImagesPerPrompt, cfg.ValidationImagesPerPrompt, cfg.NumClassImages = o.ImagesPerPrompt, o.ValImages, o.ClassImages
+	cfg.Precision = rpo.Precision(o.Precision)
 	check := cfg // the class and objective errors are reported above
 	if strings.TrimSpace(check.Class) == "" {
 		check.Class = "subject"
@@ -120,7 +121,7 @@ func parseSize(s string) (height, width int, err error) {
 var configFlags = map[string]string{
 	"Token": "token", "SubjectPrompt": "subject-prompt", "ReferencePrompts": "reference-prompts", "Class": "class", "Objective": "objective", "LoRARank": "lora", "Steps": "steps", "BatchSize": "batch",
 	"LearningRate": "lr", "LambdaVal": "lambda-val", "LambdaTrain": "lambda-train", "Beta": "beta", "ValidateEvery": "validate-every", "ImagesPerPrompt": "images-per-prompt",
-	"ValidationImagesPerPrompt": "val-images", "NumClassImages": "class-images",
+	"ValidationImagesPerPrompt": "val-images", "NumClassImages": "class-images", "Precision": "precision",
 }
 
 // flagErrors rewrites Config.Validate's field errors in terms of flags.
@@ -140,6 +141,14 @@ func flagErrors(err error) []error {
 		}
 	}
 	return list
+}
+
+// precisionName is p as --precision writes it: "" (a run recorded before the setting) is fp32.
+func precisionName(p rpo.Precision) string {
+	if p == "" {
+		return string(rpo.PrecisionFP32)
+	}
+	return string(p)
 }
 
 // slug makes a class word a folder name: lower case, runs of other characters as one '-'.
@@ -199,6 +208,7 @@ func resumeSettings(s settings, explicit map[string]bool) (settings, error) {
 		{"images-per-prompt", have.ImagesPerPrompt, want.ImagesPerPrompt},
 		{"val-images", have.ValidationImagesPerPrompt, want.ValidationImagesPerPrompt},
 		{"class-images", have.NumClassImages, want.NumClassImages},
+		{"precision", precisionName(have.Precision), precisionName(want.Precision)},
 		{"gen-steps", s.gen.Steps, rec.Generation.Steps},
 		{"guidance", s.gen.Guidance, rec.Generation.Guidance},
 	}
