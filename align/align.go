@@ -130,6 +130,31 @@ func LoadALIGN(dir string) (*ALIGN, error) {
 	return m, nil
 }
 
+// NewALIGN creates an ALIGN model for cfg with PyTorch's default random initialisation, drawn
+// deterministically from seed, without image processor or tokenizer: for tensor-level use
+// (ImageFeaturesNCHW, TextFeaturesIDs, Forward) when sizing and timing a model whose weights are
+// not at hand, as examples/sdscale does for ALIGN-base.
+func NewALIGN(cfg *AlignConfig, seed int64) (*ALIGN, error) {
+	b, err := backend.Default()
+	if err != nil {
+		return nil, fmt.Errorf("align: %w", err)
+	}
+	m := &ALIGN{Config: cfg, TextLength: ALIGNTextLength, dir: "(random weights)", backend: b, store: model.NewStore()}
+	m.store.SetParam(model.ParamInitialSeed, seed)
+	if err := m.declare(); err != nil {
+		return nil, err
+	}
+	if err := nn.InitializeVariables(b, m.store); err != nil {
+		return nil, fmt.Errorf("align: initialising the variables: %w", err)
+	}
+	m.noProcessor = errors.New("align: a randomly initialised model has no image processor")
+	m.noTokenizer = errors.New("align: a randomly initialised model has no tokenizer")
+	if err := m.newExecs(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // ignoreAlignTensor reports the checkpoint tensors ALIGN does not use.
 func ignoreAlignTensor(name string) bool {
 	switch {

@@ -68,6 +68,21 @@ func LoadTextEncoder(dir string, opts ...LoadOption) (*TextEncoder, error) {
 		})
 }
 
+// NewTextEncoder creates a text encoder for cfg with PyTorch's default random initialisation,
+// drawn deterministically from seed: for timing and sizing a model whose weights are not at hand
+// (examples/sdscale builds Stable Diffusion's from its published config.json this way).
+func NewTextEncoder(cfg TextEncoderConfig, seed int64) (*TextEncoder, error) {
+	b, err := backend.Default()
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	m, err := clipmodel.NewTextModel(b, cfg, seed)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder: %w", err)
+	}
+	return &TextEncoder{cfg: m.Config, runner: clipmodel.NewRunner(b, m.Store)}, nil
+}
+
 // Config returns the text encoder's configuration.
 func (te *TextEncoder) Config() TextEncoderConfig { return te.cfg }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 )
@@ -124,4 +125,22 @@ func hasPrefix(f *safetensors.File, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// NewTextModel creates a CLIPTextModel for cfg with PyTorch's default random initialisation
+// (see nn.Variable), drawn deterministically from seed: for sizing and timing a model whose
+// weights are not at hand.
+func NewTextModel(backend compute.Backend, cfg TextConfig, seed int64) (*TextModel, error) {
+	store := model.NewStore()
+	store.SetParam(model.ParamInitialSeed, seed)
+	err := weights.Declare(backend, store, func(scope *model.Scope, in []*graph.Node) {
+		TextTransformer(scope.In("text_model"), cfg, in[0], nil)
+	}, shapes.Make(dtypes.Int32, 1, min(cfg.MaxPositionEmbeddings, 77)))
+	if err != nil {
+		return nil, err
+	}
+	if err := nn.InitializeVariables(backend, store); err != nil {
+		return nil, fmt.Errorf("clip: initialising the text model: %w", err)
+	}
+	return &TextModel{Config: cfg, Store: store}, nil
 }
