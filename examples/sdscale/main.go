@@ -17,7 +17,11 @@
 //	sample  the pipeline drawing one image: --sample-steps guided U-Net steps, then decoding
 //	align   ALIGN-base embedding 8 images and one prompt, as the reward scores a validation
 //	        round (--align names another config)
+//	rpo-lora  one RPO optimiser step (rpo.MeasureStep: one pair, the trained U-Net with LoRA
+//	        rank 4 adapters and the same U-Net without them as the frozen model, AdamW), twice
+//	rpo-full  the same as a full fine-tune: every U-Net weight trained, a frozen copy beside it
 //
+// --precision chooses the RPO steps' compute dtype (rpo.Config.Precision).
 // --model is sd15, sd21-base, or a diffusers folder whose unet/, vae/ and text_encoder/
 // config.json are read (the weights are not). Set GODEBUG=asyncpreemptoff=1 on the Go backend
 // (see the README's Performance section).
@@ -46,6 +50,7 @@ type options struct {
 	Align       string `json:"align"`
 	Size        int    `json:"size"`
 	SampleSteps int    `json:"sample_steps"`
+	Precision   string `json:"precision"`
 	Seed        int64  `json:"seed"`
 }
 
@@ -67,7 +72,7 @@ type result struct {
 }
 
 // phases is every phase in the order they run.
-var phases = []string{"text", "unet", "vae", "sample", "align"}
+var phases = []string{"text", "unet", "vae", "sample", "align", "rpo-lora", "rpo-full"}
 
 // The child processes are this program again, told their phase and options by environment
 // variables (so that a test binary can be the child too: see main_test.go's TestMain).
@@ -102,6 +107,7 @@ func main() {
 	flag.IntVar(&o.Size, "size", 512, "image side in pixels (latents are size/8)")
 	flag.IntVar(&o.SampleSteps, "sample-steps", 50, "sampler steps of the sample phase")
 	flag.Int64Var(&o.Seed, "seed", 1, "seed of the random weights and inputs")
+	flag.StringVar(&o.Precision, "precision", "fp32", "compute dtype of the RPO steps: fp32, bf16 or fp16")
 	list := flag.String("phases", strings.Join(phases, ","), "comma-separated phases to run: "+strings.Join(phases, ", "))
 	flag.Parse()
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"github.com/gorpo/gorpo/align/clip"
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/rpo"
 	"github.com/gorpo/gorpo/schedule"
 )
 
@@ -253,6 +255,38 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 
 	case "sample":
 		return measureSample(ctx, o, c, r, start)
+
+	case "rpo-lora", "rpo-full":
+		u, err := diffusion.NewUNet(c.unet, o.Seed)
+		if err != nil {
+			return err
+		}
+		built(r, start, u.Store())
+		cfg := rpo.DefaultConfig()
+		cfg.Class, cfg.BatchSize, cfg.Precision = "dog", 1, rpo.Precision(o.Precision)
+		kind := "full fine-tune"
+		if phase == "rpo-lora" {
+			cfg.LoRARank, cfg.LoRAAlpha = 4, 4
+			kind = "LoRA rank 4"
+		}
+		sched, err := schedule.Defaults("DDIMScheduler")
+		if err != nil {
+			return err
+		}
+		r.What = fmt.Sprintf("RPO step, %s, one pair at %d px, AdamW, %s", kind, o.Size, cmp.Or(cfg.Precision, rpo.PrecisionFP32))
+		// Forward and backward of the trained U-Net (the backward about twice the forward's
+		// matmuls) and the frozen forward, on the pair's two images.
+		unetF, err := unetFLOPs(u, 2, lat, [3]int{2, tokens, c.unet.CrossAttentionDim.Value})
+		if err != nil {
+			return err
+		}
+		r.FLOPs = 4 * unetF
+		m, err := rpo.MeasureStep(ctx, cfg, u, sched, lat, tokens, 2)
+		if err != nil {
+			return err
+		}
+		r.FirstSec, r.SteadySec = m.Steps[0].Seconds(), m.Steps[1].Seconds()
+		return nil
 	}
 	return fmt.Errorf("unknown phase %q", phase)
 }
