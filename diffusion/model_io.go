@@ -108,6 +108,9 @@ func loadModel[C, M any](what, dir string, files weightsFiles, opts []LoadOption
 	if err != nil {
 		return zero, fmt.Errorf("%s: %w", what, err)
 	}
+	// Binding copies every tensor into the model's variables: the file (memory-mapped when
+	// large) is not needed afterwards.
+	defer f.Close()
 	f.AllowNonFinite = o.allowNonFinite
 	m, err := build(cfg, f)
 	if err != nil {

@@ -107,6 +107,7 @@ func (m *trainedModel) load(dir string) error {
 	if err != nil {
 		return fmt.Errorf("rpo: loading the U-Net: %w", err)
 	}
+	defer f.Close() // Bind copies the tensors
 	if err := weights.Bind(m.unet.Store(), diffusion.UNetScope, f, weights.BindOptions{}); err != nil {
 		return fmt.Errorf("rpo: loading the U-Net from %s: %w", path, err)
 	}

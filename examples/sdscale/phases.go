@@ -207,12 +207,12 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 		return timed(r, true, func() error { _, _, err := te.Encode(ctx, ids); return err })
 
 	case "unet":
-		u, err := diffusion.NewUNet(c.unet, o.Seed)
+		u, err := newUNet(c.unet, o)
 		if err != nil {
 			return err
 		}
 		built(r, start, u.Store())
-		r.What = fmt.Sprintf("U-Net forward, 2 × %d × %d × %d latents", c.unet.InChannels, lat, lat)
+		r.What = fmt.Sprintf("U-Net forward, 2 × %d × %d × %d latents, %s", c.unet.InChannels, lat, lat, cmp.Or(o.Precision, "fp32"))
 		x := randomNormal(rng, 2*c.unet.InChannels*lat*lat)
 		states := randomNormal(rng, ctxShape[0]*ctxShape[1]*ctxShape[2])
 		if r.FLOPs, err = unetFLOPs(u, 2, lat, ctxShape); err != nil {
@@ -291,6 +291,20 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 	return fmt.Errorf("unknown phase %q", phase)
 }
 
+// newUNet builds the U-Net with random weights, computing in --precision (as the trainer's
+// sampling does; the VAE and the text encoder stay in float32, as in the trainer).
+func newUNet(cfg diffusion.UNetConfig, o options) (*diffusion.UNet, error) {
+	dtype, err := rpo.Precision(o.Precision).DType()
+	if err != nil {
+		return nil, fmt.Errorf("--precision %q: %w", o.Precision, err)
+	}
+	u, err := diffusion.NewUNet(cfg, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	return u, u.SetComputeDType(dtype)
+}
+
 // unetFLOPs counts one U-Net forward at batch n on lat×lat latents.
 func unetFLOPs(u *diffusion.UNet, n, lat int, ctxShape [3]int) (float64, error) {
 	cfg := u.Config()
@@ -302,7 +316,7 @@ func unetFLOPs(u *diffusion.UNet, n, lat int, ctxShape [3]int) (float64, error) 
 
 // measureSample times the whole pipeline drawing one image with classifier-free guidance.
 func measureSample(ctx context.Context, o options, c sdConfigs, r *result, start time.Time) error {
-	u, err := diffusion.NewUNet(c.unet, o.Seed)
+	u, err := newUNet(c.unet, o)
 	if err != nil {
 		return err
 	}
@@ -333,7 +347,7 @@ func measureSample(ctx context.Context, o options, c sdConfigs, r *result, start
 	p := &diffusion.Pipeline{UNet: u, VAE: v, TextEncoder: te, Tokenizer: tok, Scheduler: sched}
 	built(r, start, u.Store(), v.Store(), te.Store())
 	lat := o.Size / 8
-	r.What = fmt.Sprintf("one %d×%d image, %d DDIM steps, guidance 7.5", o.Size, o.Size, o.SampleSteps)
+	r.What = fmt.Sprintf("one %d×%d image, %d DDIM steps, guidance 7.5, U-Net in %s", o.Size, o.Size, o.SampleSteps, cmp.Or(o.Precision, "fp32"))
 	tokens := min(c.text.MaxPositionEmbeddings, 77)
 	ctxShape := [3]int{2, tokens, c.text.HiddenSize}
 	unetF, err := unetFLOPs(u, 2, lat, ctxShape)
