@@ -17,7 +17,8 @@
 //     checkpoints, LoRA.
 //
 // Everything runs on GoMLX. The default backend is its pure-Go one, so a fresh machine needs no
-// download; set GOMLX_BACKEND=xla:cuda (or xla:/path/to/pjrt_plugin.so) for a GPU. Models load
+// download; set GOMLX_BACKEND=xla:cuda (or xla:/path/to/pjrt_plugin.so) for a GPU, in a program
+// that links XLA with import _ "github.com/gorpo/gorpo/rpo/xla" (the examples do). Models load
 // from their upstream formats (diffusers and transformers folders, safetensors) and agree with
 // those libraries to about 1e-6 relative on reference fixtures.
 //

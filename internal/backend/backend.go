@@ -8,6 +8,13 @@
 //
 //   - No program ever tries to download a PJRT plugin. When XLA is asked for and no plugin is
 //     installed, one line on stderr says so and how to point at one, and the Go backend is used.
+//   - XLA is linked only into programs that ask for it, by importing package
+//     github.com/gorpo/gorpo/rpo/xla (or, inside this module, internal/backend/xla), which
+//     registers it here with RegisterXLA. GoMLX's XLA package brings cgo and go-xla's plugin
+//     installer (net/http, archive readers, golang.org/x/term) with it, so the packages that
+//     choose a backend through this one (rpo, diffusion, align) build without cgo and link
+//     none of it. A program without the link that asks for XLA is told so in one line and
+//     runs on the Go backend.
 //   - The Go backend defaults to the "ops_sequential" configuration. compute v0.1.2 can deadlock
 //     when it runs independent ops in parallel and several large AVX-512 matmuls wait for workers
 //     that other waiting ops hold (seen with a toy U-Net training step at batch 32 under
@@ -19,14 +26,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
-	"github.com/gomlx/go-xla/compute/xla"
-	"github.com/gomlx/go-xla/pjrt"
 )
 
 // EnvVar is the environment variable that selects a backend (GoMLX's own name for it).
@@ -69,8 +73,9 @@ func MustDefault() compute.Backend {
 //   - "" or "go": the Go backend with DefaultGoConfig.
 //   - "go:<options>": the Go backend with exactly those options.
 //   - "xla:<plugin>" (also "stablehlo", "hlo", "shlo"): XLA with a plugin name ("cuda", "cpu")
-//     or an absolute path to a PJRT plugin .so. Auto-install is always disabled; if the plugin
-//     cannot be found, a warning is printed to Warnings and the Go backend is returned.
+//     or an absolute path to a PJRT plugin .so, opened by the program's XLA link (RegisterXLA).
+//     Auto-install is always disabled; if the program does not link XLA or the plugin cannot
+//     be found, a warning is printed to Warnings and the Go backend is returned.
 //
 // Any other backend name is an error.
 func Choose(config string) (compute.Backend, error) {
@@ -85,7 +90,7 @@ func Choose(config string) (compute.Backend, error) {
 			return nil, fmt.Errorf("backend: %s=%q: %w", EnvVar, config, err)
 		}
 		return b, nil
-	case xla.BackendName, "stablehlo", "hlo", "shlo":
+	case XLAName, "stablehlo", "hlo", "shlo":
 		return chooseXLA(config, options)
 	default:
 		return nil, fmt.Errorf("backend: %s=%q: unknown backend %q, want \"go\" or \"xla:<plugin name or path>\"",
@@ -93,45 +98,44 @@ func Choose(config string) (compute.Backend, error) {
 	}
 }
 
-// chooseXLA opens an XLA backend without ever downloading a plugin.
+// XLAName is GoMLX's name for the XLA backend; "stablehlo", "hlo" and "shlo" are its aliases.
+const XLAName = "xla"
+
+// LinkXLA is the import that links XLA into a program, for the message to programs without it.
+const LinkXLA = `import _ "github.com/gorpo/gorpo/rpo/xla"`
+
+var (
+	xlaMu   sync.Mutex
+	openXLA func(options string) (compute.Backend, error)
+)
+
+// RegisterXLA makes open the way "xla:<options>" configurations are opened (options: a plugin
+// name or absolute path, then ","-separated backend options). Package internal/backend/xla
+// calls it from its init. open must never download a plugin; its error is shown to the user
+// as the reason for falling back to the Go backend, so it says what was missing.
+func RegisterXLA(open func(options string) (compute.Backend, error)) {
+	xlaMu.Lock()
+	defer xlaMu.Unlock()
+	openXLA = open
+}
+
+// chooseXLA opens an XLA backend through the registered opener, or falls back to the Go
+// backend with one line on Warnings saying why.
 func chooseXLA(config, options string) (compute.Backend, error) {
-	xla.EnableAutoInstall(false)
-	plugin, _, _ := strings.Cut(options, ",")
-	if why := pluginMissing(plugin); why != "" {
-		fmt.Fprintf(Warnings, "gorpo: %s=%q: %s; set %s=xla:/abs/path/to/pjrt_plugin.so (or install one under "+
-			"PJRT_PLUGIN_LIBRARY_PATH); using the Go backend instead\n", EnvVar, config, why, EnvVar)
+	xlaMu.Lock()
+	open := openXLA
+	xlaMu.Unlock()
+	if open == nil {
+		fmt.Fprintf(Warnings, "gorpo: %s=%q: this program does not link the XLA backend (add %s to its main package); "+
+			"using the Go backend instead\n", EnvVar, config, LinkXLA)
 		return Choose("")
 	}
-	b, err := xla.New(options)
+	b, err := open(options)
 	if err != nil {
-		fmt.Fprintf(Warnings, "gorpo: %s=%q: XLA plugin failed to start (%v); using the Go backend instead\n",
-			EnvVar, config, firstLine(err.Error()))
+		fmt.Fprintf(Warnings, "gorpo: %s=%q: %s; using the Go backend instead\n", EnvVar, config, firstLine(err.Error()))
 		return Choose("")
 	}
 	return b, nil
-}
-
-// pluginMissing says why the named plugin cannot be used, or "" if it can be tried.
-func pluginMissing(plugin string) string {
-	if filepath.IsAbs(plugin) {
-		if _, err := os.Stat(plugin); err != nil {
-			return fmt.Sprintf("no PJRT plugin at %s", plugin)
-		}
-		return ""
-	}
-	available := pjrt.AvailablePlugins()
-	if len(available) == 0 {
-		return "no PJRT plugin is installed"
-	}
-	if plugin == "" {
-		return ""
-	}
-	for name := range available {
-		if name == plugin || strings.HasPrefix(name, plugin+"_") {
-			return ""
-		}
-	}
-	return fmt.Sprintf("PJRT plugin %q is not installed", plugin)
 }
 
 func firstLine(s string) string {
