@@ -3,7 +3,7 @@ package clip
 import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
@@ -18,7 +18,7 @@ func Activation(name string) (func(*Node) *Node, error) {
 func mustActivation(name string) func(*Node) *Node {
 	act, err := Activation(name)
 	if err != nil {
-		Panicf("clip: hidden_act %q: %v", name, err)
+		exceptions.Panicf("clip: hidden_act %q: %v", name, err)
 	}
 	return act
 }
@@ -34,11 +34,11 @@ func mustActivation(name string) func(*Node) *Node {
 func SelfAttention(x *Node, heads int, qkvBias bool, mask *Node, q, k, v, out *model.Scope) *Node {
 	dims := x.Shape().Dimensions
 	if x.Rank() != 3 {
-		Panicf("clip.SelfAttention: x %s, want [batch, L, dim]", x.Shape())
+		exceptions.Panicf("clip.SelfAttention: x %s, want [batch, L, dim]", x.Shape())
 	}
 	batch, l, dim := dims[0], dims[1], dims[2]
 	if heads <= 0 || dim%heads != 0 {
-		Panicf("clip.SelfAttention: %d heads do not split dim %d", heads, dim)
+		exceptions.Panicf("clip.SelfAttention: %d heads do not split dim %d", heads, dim)
 	}
 	headDim := dim / heads
 	split := func(y *Node) *Node { return Reshape(y, batch, l, heads, headDim) }

@@ -7,7 +7,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
@@ -53,15 +53,15 @@ func TextTransformer(scope *model.Scope, cfg TextConfig, ids, attentionMask *Nod
 // (LastHidden, Pooled, Hidden, FinalNorm's) are in dtype.
 func TextTransformerIn(scope *model.Scope, cfg TextConfig, ids, attentionMask *Node, dtype dtypes.DType) TextOutput {
 	if err := cfg.Validate(); err != nil {
-		Panicf("clip.TextTransformer: %v", err)
+		exceptions.Panicf("clip.TextTransformer: %v", err)
 	}
 	if ids.Rank() != 2 || !ids.DType().IsInt() {
-		Panicf("clip.TextTransformer: ids %s, want [batch, L] integers", ids.Shape())
+		exceptions.Panicf("clip.TextTransformer: ids %s, want [batch, L] integers", ids.Shape())
 	}
 	g := ids.Graph()
 	batch, l := ids.Shape().Dim(0), ids.Shape().Dim(1)
 	if l > cfg.MaxPositionEmbeddings {
-		Panicf("clip.TextTransformer: %d tokens, more than max_position_embeddings %d", l, cfg.MaxPositionEmbeddings)
+		exceptions.Panicf("clip.TextTransformer: %d tokens, more than max_position_embeddings %d", l, cfg.MaxPositionEmbeddings)
 	}
 	dim, f32 := cfg.HiddenSize, dtypes.Float32
 
@@ -103,7 +103,7 @@ func TextMask(g *Graph, batch, l int, attentionMask *Node) *Node {
 		return mask
 	}
 	if attentionMask.Rank() != 2 || attentionMask.Shape().Dim(0) != batch || attentionMask.Shape().Dim(1) != l {
-		Panicf("clip.TextMask: attention mask %s, want [%d, %d]", attentionMask.Shape(), batch, l)
+		exceptions.Panicf("clip.TextMask: attention mask %s, want [%d, %d]", attentionMask.Shape(), batch, l)
 	}
 	keep := attentionMask
 	if keep.DType() != dtypes.Bool {

@@ -4,7 +4,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
@@ -30,11 +30,11 @@ type VisionOutput struct {
 // post_layernorm.
 func VisionTransformer(scope *model.Scope, cfg VisionConfig, pixels *Node) VisionOutput {
 	if err := cfg.Validate(); err != nil {
-		Panicf("clip.VisionTransformer: %v", err)
+		exceptions.Panicf("clip.VisionTransformer: %v", err)
 	}
 	want := []int{pixels.Shape().Dim(0), cfg.ImageSize, cfg.ImageSize, cfg.NumChannels}
 	if pixels.Rank() != 4 || !pixels.Shape().Equal(shapes.Make(pixels.DType(), want...)) {
-		Panicf("clip.VisionTransformer: pixels %s, want %v (channels last)", pixels.Shape(), want)
+		exceptions.Panicf("clip.VisionTransformer: pixels %s, want %v (channels last)", pixels.Shape(), want)
 	}
 	g, dtype, dim := pixels.Graph(), pixels.DType(), cfg.HiddenSize
 	emb := scope.In("embeddings")
@@ -70,13 +70,13 @@ func VisionTransformer(scope *model.Scope, cfg VisionConfig, pixels *Node) Visio
 // multiple of p are dropped, as the strided convolution drops them.
 func PatchEmbed(pixels, weight, bias *Node) *Node {
 	if pixels.Rank() != 4 || weight.Rank() != 4 {
-		Panicf("clip.PatchEmbed: pixels %s, weight %s, want [batch, H, W, C] and [dim, C, p, p]", pixels.Shape(), weight.Shape())
+		exceptions.Panicf("clip.PatchEmbed: pixels %s, weight %s, want [batch, H, W, C] and [dim, C, p, p]", pixels.Shape(), weight.Shape())
 	}
 	pd, wd := pixels.Shape().Dimensions, weight.Shape().Dimensions
 	batch, h, w, c := pd[0], pd[1], pd[2], pd[3]
 	dim, p := wd[0], wd[2]
 	if wd[1] != c || wd[3] != p || p > h || p > w {
-		Panicf("clip.PatchEmbed: weight %s does not fit pixels %s: want [dim, %d, p, p] with p ≤ %d", weight.Shape(), pixels.Shape(), c, min(h, w))
+		exceptions.Panicf("clip.PatchEmbed: weight %s does not fit pixels %s: want [dim, %d, p, p] with p ≤ %d", weight.Shape(), pixels.Shape(), c, min(h, w))
 	}
 	gh, gw := h/p, w/p
 	if gh*p != h || gw*p != w {

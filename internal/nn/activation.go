@@ -6,7 +6,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // SiLU is x·σ(x) (torch.nn.SiLU, also called swish).
@@ -56,7 +56,7 @@ func GEGLU(scope *model.Scope, x *Node, outDim int, bias bool) *Node {
 // in x's dtype, converting weights of another float dtype.
 func GEGLUWith(x, weight, bias *Node) *Node {
 	if weight.Rank() != 2 || weight.Shape().Dim(0)%2 != 0 {
-		Panicf("nn.GEGLU: weight %s, want [2·out, in]", weight.Shape())
+		exceptions.Panicf("nn.GEGLU: weight %s, want [2·out, in]", weight.Shape())
 	}
 	weight, bias = castParam(weight, x.DType()), castParam(bias, x.DType())
 	half := weight.Shape().Dim(0) / 2

@@ -6,7 +6,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // MaskMin is the additive-mask value of a masked position: float32's lowest finite value, as
@@ -47,7 +47,7 @@ func CausalMask(g *Graph, l int) *Node {
 // [batch, 1, 1, Lk] that ScaledDotProductAttention broadcasts over heads and queries.
 func PaddingMask(attentionMask *Node) *Node {
 	if attentionMask.Rank() != 2 {
-		Panicf("nn.PaddingMask: attention mask %s, want [batch, Lk]", attentionMask.Shape())
+		exceptions.Panicf("nn.PaddingMask: attention mask %s, want [batch, Lk]", attentionMask.Shape())
 	}
 	keep := attentionMask
 	if keep.DType() != dtypes.Bool {
@@ -83,14 +83,14 @@ var attnImplDefault = attnCustomVJP
 
 func attnSDPA(q, k, v, mask *Node, scale float64, impl attnImpl) *Node {
 	if q.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 {
-		Panicf("nn.ScaledDotProductAttention: q %s, k %s, v %s, want rank 4 [batch, L, heads, d]",
+		exceptions.Panicf("nn.ScaledDotProductAttention: q %s, k %s, v %s, want rank 4 [batch, L, heads, d]",
 			q.Shape(), k.Shape(), v.Shape())
 	}
 	qd, kd, vd := q.Shape().Dimensions, k.Shape().Dimensions, v.Shape().Dimensions
 	batch, lq, heads, dk := qd[0], qd[1], qd[2], qd[3]
 	lk := kd[1]
 	if kd[0] != batch || vd[0] != batch || kd[2] != heads || vd[2] != heads || kd[3] != dk || vd[1] != lk {
-		Panicf("nn.ScaledDotProductAttention: q %s, k %s, v %s do not match: want q [B, Lq, H, dk], "+
+		exceptions.Panicf("nn.ScaledDotProductAttention: q %s, k %s, v %s do not match: want q [B, Lq, H, dk], "+
 			"k [B, Lk, H, dk], v [B, Lk, H, dv]", q.Shape(), k.Shape(), v.Shape())
 	}
 	if scale <= 0 {
@@ -147,7 +147,7 @@ func attnCheckMask(mask *Node, batch, heads, lq, lk int) {
 		ok = d == 1 || d == want[4-mask.Rank()+i]
 	}
 	if !ok {
-		Panicf("nn.ScaledDotProductAttention: mask %s is not broadcastable to %v", mask.Shape(), want)
+		exceptions.Panicf("nn.ScaledDotProductAttention: mask %s is not broadcastable to %v", mask.Shape(), want)
 	}
 }
 

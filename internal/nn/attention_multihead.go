@@ -3,7 +3,7 @@ package nn
 import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // MultiHeadAttentionBuilder configures MultiHeadAttention; Done builds it.
@@ -82,17 +82,17 @@ func (b *MultiHeadAttentionBuilder) Done() *Node {
 	x := b.x
 	dims := x.Shape().Dimensions
 	if x.Rank() < 3 {
-		Panicf("nn.MultiHeadAttention(%s): x %s, want [batch, ..., dim]", b.scope.Scope(), x.Shape())
+		exceptions.Panicf("nn.MultiHeadAttention(%s): x %s, want [batch, ..., dim]", b.scope.Scope(), x.Shape())
 	}
 	queryDim := dims[len(dims)-1]
 	batch, lq := dims[0], x.Shape().Size()/(dims[0]*queryDim)
 	if b.heads <= 0 {
-		Panicf("nn.MultiHeadAttention(%s): %d heads", b.scope.Scope(), b.heads)
+		exceptions.Panicf("nn.MultiHeadAttention(%s): %d heads", b.scope.Scope(), b.heads)
 	}
 	headDim := b.headDim
 	if headDim == 0 {
 		if queryDim%b.heads != 0 {
-			Panicf("nn.MultiHeadAttention(%s): query dim %d does not split into %d heads; set HeadDim",
+			exceptions.Panicf("nn.MultiHeadAttention(%s): query dim %d does not split into %d heads; set HeadDim",
 				b.scope.Scope(), queryDim, b.heads)
 		}
 		headDim = queryDim / b.heads
@@ -108,7 +108,7 @@ func (b *MultiHeadAttentionBuilder) Done() *Node {
 	if b.context != nil {
 		context = b.context
 		if context.Rank() != 3 || context.Shape().Dim(0) != batch {
-			Panicf("nn.MultiHeadAttention(%s): context %s, want [%d, Lk, crossDim]", b.scope.Scope(), context.Shape(), batch)
+			exceptions.Panicf("nn.MultiHeadAttention(%s): context %s, want [%d, Lk, crossDim]", b.scope.Scope(), context.Shape(), batch)
 		}
 		context = castParam(context, x.DType())
 	}

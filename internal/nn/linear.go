@@ -7,7 +7,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	gnn "github.com/gomlx/gomlx/ml/nn"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // LinearFunc is the signature of Linear. Layers that own linear projections (MultiHeadAttention)
@@ -34,7 +34,7 @@ func Linear(scope *model.Scope, x *Node, outDim int, bias bool) *Node {
 // initialisation.
 func LinearVariables(scope *model.Scope, dtype dtypes.DType, inDim, outDim int, bias bool) (weight, b *model.Variable) {
 	if inDim <= 0 || outDim <= 0 {
-		Panicf("nn.Linear(%s): in=%d, out=%d, want positive dimensions", scope.Scope(), inDim, outDim)
+		exceptions.Panicf("nn.Linear(%s): in=%d, out=%d, want positive dimensions", scope.Scope(), inDim, outDim)
 	}
 	init := KaimingUniformInit(inDim)
 	weight = Variable(scope, "weight", shapes.Make(dtype, outDim, inDim), init)
@@ -52,10 +52,10 @@ func LinearVariables(scope *model.Scope, dtype dtypes.DType, inDim, outDim int, 
 // pass is hand-written to transpose only one activation-sized operand (linearCustom).
 func LinearWith(x, weight, bias *Node) *Node {
 	if weight.Rank() != 2 || weight.Shape().Dim(-1) != x.Shape().Dim(-1) {
-		Panicf("nn.LinearWith: weight %s does not match x %s: want [out, %d]", weight.Shape(), x.Shape(), x.Shape().Dim(-1))
+		exceptions.Panicf("nn.LinearWith: weight %s does not match x %s: want [out, %d]", weight.Shape(), x.Shape(), x.Shape().Dim(-1))
 	}
 	if bias != nil && (bias.Rank() != 1 || bias.Shape().Dim(0) != weight.Shape().Dim(0)) {
-		Panicf("nn.LinearWith: bias %s, want [%d]", bias.Shape(), weight.Shape().Dim(0))
+		exceptions.Panicf("nn.LinearWith: bias %s, want [%d]", bias.Shape(), weight.Shape().Dim(0))
 	}
 	return linearImpl(x, castParam(weight, x.DType()), castParam(bias, x.DType()), linearImplDefault)
 }

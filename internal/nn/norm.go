@@ -6,7 +6,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	gnn "github.com/gomlx/gomlx/ml/nn"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // GroupNorm is torch.nn.GroupNorm(groups, C, eps, affine=True) over a channels-last x.
@@ -28,11 +28,11 @@ func GroupNorm(scope *model.Scope, x *Node, groups int, eps float64) *Node {
 func GroupNormWith(x *Node, groups int, eps float64, weight, bias *Node) *Node {
 	dims := x.Shape().Dimensions
 	if x.Rank() < 3 {
-		Panicf("nn.GroupNorm: x %s, want rank ≥ 3 [batch, ..., channels]", x.Shape())
+		exceptions.Panicf("nn.GroupNorm: x %s, want rank ≥ 3 [batch, ..., channels]", x.Shape())
 	}
 	channels := dims[len(dims)-1]
 	if groups <= 0 || channels%groups != 0 {
-		Panicf("nn.GroupNorm: %d channels do not split into %d groups", channels, groups)
+		exceptions.Panicf("nn.GroupNorm: %d channels do not split into %d groups", channels, groups)
 	}
 	normCheckAffine("GroupNorm", channels, weight, bias)
 	ct := normComputeDType(x.DType())
@@ -130,7 +130,7 @@ func normAffine(y, weight, bias *Node) *Node {
 func normCheckAffine(layer string, channels int, weight, bias *Node) {
 	for _, p := range []*Node{weight, bias} {
 		if p != nil && (p.Rank() != 1 || p.Shape().Dim(0) != channels) {
-			Panicf("nn.%s: weight/bias %s, want [%d]", layer, p.Shape(), channels)
+			exceptions.Panicf("nn.%s: weight/bias %s, want [%d]", layer, p.Shape(), channels)
 		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // SinusoidalTimestepEmbedding is diffusers' get_timestep_embedding(timesteps, dim,
@@ -22,10 +22,10 @@ import (
 // config's freq_shift), scale=1, maxPeriod=10000.
 func SinusoidalTimestepEmbedding(timesteps *Node, dim int, flipSinToCos bool, downscaleFreqShift, scale, maxPeriod float64) *Node {
 	if timesteps.Rank() != 1 {
-		Panicf("nn.SinusoidalTimestepEmbedding: timesteps %s, want rank 1 [batch]", timesteps.Shape())
+		exceptions.Panicf("nn.SinusoidalTimestepEmbedding: timesteps %s, want rank 1 [batch]", timesteps.Shape())
 	}
 	if dim < 2 {
-		Panicf("nn.SinusoidalTimestepEmbedding: dim %d, want ≥ 2", dim)
+		exceptions.Panicf("nn.SinusoidalTimestepEmbedding: dim %d, want ≥ 2", dim)
 	}
 	g := timesteps.Graph()
 	half := dim / 2
