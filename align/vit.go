@@ -12,7 +12,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
-	. "github.com/gomlx/gomlx/support/exceptions"
+	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/gorpo/gorpo/internal/clip"
 	"github.com/gorpo/gorpo/internal/nn"
@@ -138,11 +138,11 @@ func vitNormalInit(std float64) nn.Init {
 // intermediate/dense, output/dense}, and layernorm.
 func ViTModel(scope *model.Scope, cfg ViTConfig, pixels *Node) *Node {
 	if err := cfg.Validate(); err != nil {
-		Panicf("align.ViTModel: %v", err)
+		exceptions.Panicf("align.ViTModel: %v", err)
 	}
 	want := []int{pixels.Shape().Dim(0), cfg.ImageSize, cfg.ImageSize, cfg.NumChannels}
 	if pixels.Rank() != 4 || !pixels.Shape().Equal(shapes.Make(pixels.DType(), want...)) {
-		Panicf("align.ViTModel: pixels %s, want %v (channels last)", pixels.Shape(), want)
+		exceptions.Panicf("align.ViTModel: pixels %s, want %v (channels last)", pixels.Shape(), want)
 	}
 	g, dtype, dim := pixels.Graph(), pixels.DType(), cfg.HiddenSize
 	p, c := cfg.PatchSize, cfg.NumChannels
