@@ -33,14 +33,6 @@ func fill(tmpl, token, class string) string {
 	return strings.NewReplacer("{V}", token, "{class}", class).Replace(tmpl)
 }
 
-func texts(ps []Prompt) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.Text
-	}
-	return out
-}
-
 func TestSubjectPrompts(t *testing.T) {
 	off := loadOfficial(t)
 	for _, s := range Subjects() {
