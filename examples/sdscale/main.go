@@ -67,6 +67,7 @@ type result struct {
 	FLOPs       float64 `json:"flops"`     // analytic FLOPs of one call
 	Compiled    int     `json:"compiled"`  // graphs compiled (one per distinct program and shape)
 	Note        string  `json:"note,omitempty"`
+	Failed      string  `json:"failed,omitempty"` // why the child failed (set by the parent)
 	GoMaxProcs  int     `json:"gomaxprocs"`
 	BackendName string  `json:"backend"`
 }
@@ -118,6 +119,8 @@ func main() {
 	if err == nil {
 		_, err = run(o, want, os.Stdout)
 	}
+	// The child's exit status for "killed" (the kernel's out-of-memory killer, usually) is
+	// reported in the table; the parent still fails so that scripts notice.
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sdscale:", err)
 		os.Exit(1)
@@ -160,16 +163,23 @@ func run(o options, want []string, w io.Writer) ([]result, error) {
 	fmt.Fprintf(w, "sdscale: model %s, %d px, backend %s, %d cores (GOMAXPROCS), %s/%s\n\n",
 		o.Model, o.Size, b.Name(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	var results []result
+	failed := 0
 	for _, phase := range want {
 		start := time.Now()
 		r, err := runPhase(self, phase, o)
 		if err != nil {
-			return nil, err
+			// One phase out of memory says what this machine cannot do; the others still tell.
+			fmt.Fprintf(os.Stderr, "sdscale: %v\n", err)
+			r = result{Phase: phase, Failed: err.Error()}
+			failed++
 		}
 		fmt.Fprintf(os.Stderr, "sdscale: %s done in %s\n", phase, time.Since(start).Round(time.Second))
 		results = append(results, r)
 	}
 	writeTable(w, results)
+	if failed > 0 {
+		return results, fmt.Errorf("%d of %d phases failed", failed, len(want))
+	}
 	return results, nil
 }
 
@@ -209,6 +219,10 @@ func writeTable(w io.Writer, rs []result) {
 	fmt.Fprintln(w, "| phase | what | parameters | build | RSS after build | first call (compiles) | next call | peak RSS | GFLOP | GFLOP/s |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
+		if r.Failed != "" {
+			fmt.Fprintf(w, "| %s | failed: %s | | | | | | | | |\n", r.Phase, r.Failed)
+			continue
+		}
 		steady, rate := "—", "—"
 		sec := r.FirstSec
 		if r.SteadySec > 0 {

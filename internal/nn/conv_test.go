@@ -340,3 +340,35 @@ func TestConv2DGradientComposition(t *testing.T) {
 		graphtest.AssertClose(t, name, got[i].Data, want[i].Data, 1e-4)
 	}
 }
+
+// Banded im2col (a band of output rows at a time, for large convolutions) computes what one band
+// does, forward and backward, for every case: strides, paddings, bias, groups.
+func TestConv2DBands(t *testing.T) {
+	for ci, c := range convCases {
+		x := graphtest.Random(uint64(100+ci), c.n, c.h, c.w, c.cin)
+		wt := graphtest.Random(uint64(200+ci), c.cout, c.cin/c.cfg.groups(), c.kh, c.kw)
+		cfg := c.cfg
+		cfg.impl = convIm2col
+		build := func(in []*Node) []*Node {
+			y := Conv2DWeights(in[0], in[1], nil, cfg)
+			loss := ReduceAllSum(Mul(y, y))
+			return append([]*Node{y}, Gradient(loss, in[0], in[1])...)
+		}
+		whole := graphtest.Run(t, build, x, wt)
+		saved := convBandElements
+		convBandElements = 1 // one output row a band
+		banded := graphtest.Run(t, build, x, wt)
+		convBandElements = saved
+		for i, name := range []string{"forward", "d/dx", "d/dweight"} {
+			graphtest.AssertClose(t, c.name+" "+name, banded[i].Data, whole[i].Data, 1e-5)
+		}
+	}
+	g := convGeom{batch: 2, ho: 7, wo: 5, kh: 3, kw: 3, cin: 4}
+	saved := convBandElements
+	defer func() { convBandElements = saved }()
+	convBandElements = 2 * 5 * 9 * 4 * 3 // three rows
+	bands := convBands(g)
+	if fmt.Sprint(bands) != "[[0 3] [3 6] [6 7]]" {
+		t.Fatalf("convBands = %v, want [[0 3] [3 6] [6 7]]", bands)
+	}
+}

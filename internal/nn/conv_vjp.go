@@ -46,16 +46,49 @@ func convPadFast(x *Node, hPad, wPad [2]int, interior int) *Node {
 }
 
 // convIm2colGrad is the groups == 1 im2col convolution with the hand-written backward.
+//
+// Large convolutions run in bands of output rows (convBands): the patch tensor is kh·kw times the
+// input's size (1.2 GB for one 3×3 convolution of Stable Diffusion's VAE decoder at 512 px), and
+// made whole it would dominate the memory of inference. Each band's patches are made, multiplied
+// and, in an inference graph, released before the next band's; the bands' outputs are then
+// concatenated. A training graph keeps every band's patches for dW, as it kept the whole tensor.
 func convIm2colGrad(x, weight *Node, g convGeom) *Node {
-	var patches *Node // Saved by the forward for dW.
+	bands := convBands(g)
+	patches := make([]*Node, len(bands)) // Saved by the forward for dW.
 	forward := func(x, weight *Node) *Node {
 		xp := convPadFast(x, [2]int{g.pad.Top, g.pad.Bottom}, [2]int{g.pad.Left, g.pad.Right}, 0)
-		patches = convPatches(xp, g)
-		return DotGeneral(patches, []int{3}, nil, convWeightMatrix(weight, g), []int{1}, nil)
+		wm := convWeightMatrix(weight, g)
+		outs := make([]*Node, len(bands))
+		for i, b := range bands {
+			xb, gb := xp, g
+			if len(bands) > 1 {
+				// Output rows [b[0], b[1]) read padded input rows [b[0]·sh, (b[1]−1)·sh + kh).
+				xb = Slice(xp, AxisRange(), AxisRange(b[0]*g.sh, (b[1]-1)*g.sh+g.kh))
+				gb.ho = b[1] - b[0]
+			}
+			patches[i] = convPatches(xb, gb)
+			outs[i] = DotGeneral(patches[i], []int{3}, nil, wm, []int{1}, nil)
+		}
+		if len(outs) == 1 {
+			return outs[0]
+		}
+		return Concatenate(outs, 1)
 	}
 	gradW := func(v *Node) *Node {
-		vT := TransposeAllAxes(v, 3, 0, 1, 2) // [cout, b, ho, wo]: output-sized.
-		dw := DotGeneral(vT, []int{1, 2, 3}, nil, patches, []int{0, 1, 2}, nil)
+		var dw *Node
+		for i, b := range bands {
+			vb := v
+			if len(bands) > 1 {
+				vb = Slice(v, AxisRange(), AxisRange(b[0], b[1]))
+			}
+			vT := TransposeAllAxes(vb, 3, 0, 1, 2) // [cout, b, ho, wo]: output-sized.
+			d := DotGeneral(vT, []int{1, 2, 3}, nil, patches[i], []int{0, 1, 2}, nil)
+			if dw == nil {
+				dw = d
+			} else {
+				dw = Add(dw, d)
+			}
+		}
 		dw = Reshape(dw, g.cout, g.kh, g.kw, g.cin)
 		return TransposeAllAxes(dw, 0, 3, 1, 2)
 	}
@@ -66,6 +99,28 @@ func convIm2colGrad(x, weight *Node, g convGeom) *Node {
 		return convScatterPatchGrad(v, weight, g)
 	}
 	return withCustomVJP(forward(x, weight), []*Node{x, weight}, []func(*Node) *Node{gradX, gradW})
+}
+
+// convBandElements bounds the elements of one band's patch tensor: 32 Mi float32 values are
+// 128 MiB. Every convolution of the toy models and of Stable Diffusion's U-Net at 512 px (batch
+// 2) fits in one band; the VAE's full-resolution layers take about ten.
+var convBandElements = 32 << 20
+
+// convBands splits the output rows [0, ho) into bands whose patch tensors hold at most
+// convBandElements values each: one band, [0, ho), for all but large convolutions.
+func convBands(g convGeom) [][2]int {
+	row := g.batch * g.wo * g.kh * g.kw * g.cin // patch values per output row
+	per := max(1, convBandElements/max(row, 1))
+	if per >= g.ho {
+		return [][2]int{{0, g.ho}}
+	}
+	n := (g.ho + per - 1) / per
+	per = (g.ho + n - 1) / n // even bands
+	var bands [][2]int
+	for r := 0; r < g.ho; r += per {
+		bands = append(bands, [2]int{r, min(r+per, g.ho)})
+	}
+	return bands
 }
 
 // convWeightMatrix reshapes weight [cout, cin, kh, kw] to [cout, kh·kw·cin], the patches' order.
