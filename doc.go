@@ -23,7 +23,8 @@
 // those libraries to about 1e-6 relative on reference fixtures.
 //
 // The examples folder has the runnable programs: quickstart (the reward and labels in a few
-// lines), finetune (RPO on your photos with a Stable Diffusion folder and an ALIGN folder, or in
+// lines), photos (RPO on your photos with a Stable Diffusion folder and an ALIGN folder),
+// finetune (the same as an experiment, with before/after grids, metrics and ablations, and in
 // the built-in toy world), and the programs that train the toy world's small models. The toy
 // world (internal/toyworld) is a synthetic 32×32 world of objects in DreamBench-style contexts
 // whose renderer knows the truth, so RPO's effect can be measured on a CPU against an

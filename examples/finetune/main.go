@@ -4,6 +4,9 @@
 //	go run ./examples/finetune --model stable-diffusion-v1-5 --reward align-base \
 //	    --subject-dir photos/my-dog --class dog --live
 //
+// To fine-tune and keep the weights, examples/photos is the short program of its own (the same
+// Trainer, the same folders, no grids or metrics); this one is the experiment around it.
+//
 // --model is a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
 // scheduler/), --reward an ALIGN folder as transformers' save_pretrained writes it
 // (kakaobrain/align-base: config.json, model.safetensors, vocab.txt, preprocessor_config.json),

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"image"
-	"image/color"
 	"image/png"
 	"io"
 	"os"
@@ -14,79 +12,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorpo/gorpo/internal/fixtures"
+	"github.com/gorpo/gorpo/examples/internal/tinyrun"
 	"github.com/gorpo/gorpo/rpo"
 )
 
-// The program runs end to end on the tiny random-weight Stable Diffusion of the fixtures
-// (fixtures.WriteTinySD), the fixture ALIGN (parity/align with the fixture WordPiece vocabulary
-// and preprocessor config) and four synthetic photos, at 16×16 with 2 sampling steps.
+// The program runs end to end on the tiny folders of examples/internal/tinyrun (the fixtures'
+// tiny random-weight Stable Diffusion, the fixture ALIGN and four synthetic photos), at 16×16
+// with 2 sampling steps.
 
 // env is a test's model, reward and photo folders.
 type env struct{ model, reward, photos string }
 
 func newEnv(t *testing.T) env {
 	t.Helper()
-	dir := t.TempDir()
-	e := env{filepath.Join(dir, "sd"), filepath.Join(dir, "align"), filepath.Join(dir, "photos")}
-	if err := fixtures.WriteTinySD(e.model); err != nil {
-		t.Fatal(err)
-	}
-	for from, to := range map[string]string{
-		"parity/align/config.json":                         "config.json",
-		"parity/align/model.safetensors":                   "model.safetensors",
-		"tokenizers/bert_vocab.txt":                        "vocab.txt",
-		"parity/preprocess/align_preprocessor_config.json": "preprocessor_config.json",
-	} {
-		copyFile(t, fixtures.Path(t, strings.Split(from, "/")...), filepath.Join(e.reward, to))
-	}
-	writePhotos(t, e.photos, "a.png", "b.png", "c.PNG", "d.png")
-	if err := os.WriteFile(filepath.Join(e.photos, "notes.txt"), []byte("not a photo"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// writePhotos writes synthetic photos of a "subject": a red disc on a gradient, moved and
-// recoloured from photo to photo, 24×20 so that they are resized and cropped.
-func writePhotos(t *testing.T, dir string, names ...string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for k, name := range names {
-		img := image.NewNRGBA(image.Rect(0, 0, 24, 20))
-		for y := range 20 {
-			for x := range 24 {
-				c := color.NRGBA{uint8(30 + 7*x), uint8(50 + 6*y), uint8(100 + 35*k), 255}
-				if dx, dy := x-9-k, y-10+k; dx*dx+dy*dy < 25 {
-					c = color.NRGBA{220, 40, uint8(40 * k), 255}
-				}
-				img.SetNRGBA(x, y, c)
-			}
-		}
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, img); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := tinyrun.Write(t)
+	return env{f.Model, f.Reward, f.Photos}
 }
 
 // tiny are the options of a 4-step run validating every 2 steps, small enough for 2 cores.
@@ -300,7 +240,7 @@ func TestRunLoRA(t *testing.T) {
 func TestRunBadFlags(t *testing.T) {
 	dir := t.TempDir()
 	photos, empty, textOnly := filepath.Join(dir, "photos"), filepath.Join(dir, "empty"), filepath.Join(dir, "text")
-	writePhotos(t, photos, "a.jpg.png")
+	tinyrun.WritePhotos(t, photos, "a.jpg.png")
 	for _, d := range []string{empty, textOnly} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

@@ -5,45 +5,23 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"os"
-	"path/filepath"
-	"strings"
 
+	"github.com/gorpo/gorpo/examples/internal/photos"
 	"github.com/gorpo/gorpo/internal/imaging"
 )
 
-// loadPhotos reads the reference photos in dir: every .jpg, .jpeg and .png file (any case), in
-// name order, decoded to RGB, each at most maxPixels pixels (--max-image-pixels). A folder
-// without one is an error.
+// loadPhotos reads the reference photos in dir (photos.Load: every .jpg, .jpeg and .png file, in
+// name order, each at most maxPixels pixels, --max-image-pixels). A folder without one is an
+// error.
 func loadPhotos(dir string, maxPixels int) ([]image.Image, []string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--subject-dir: %w", err)
-	}
-	var images []image.Image
-	var paths []string
-	for _, e := range entries { // sorted by name
-		switch strings.ToLower(filepath.Ext(e.Name())) {
-		case ".jpg", ".jpeg", ".png":
-		default:
-			continue
-		}
-		if e.IsDir() {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		img, err := imaging.LoadMax(path, maxPixels)
-		if errors.Is(err, imaging.ErrTooLarge) {
-			return nil, nil, fmt.Errorf("--subject-dir: %w (--max-image-pixels %d; raise it to read this photo)", err, maxPixels)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("--subject-dir: %w", err)
-		}
-		images = append(images, img)
-		paths = append(paths, path)
-	}
-	if len(images) == 0 {
+	images, paths, err := photos.Load(dir, maxPixels)
+	switch {
+	case errors.Is(err, imaging.ErrTooLarge):
+		return nil, nil, fmt.Errorf("--subject-dir: %w (--max-image-pixels %d; raise it to read this photo)", err, maxPixels)
+	case errors.Is(err, photos.ErrNone):
 		return nil, nil, fmt.Errorf("--subject-dir %s: no photos (.jpg, .jpeg or .png): want a few photos of the subject", dir)
+	case err != nil:
+		return nil, nil, fmt.Errorf("--subject-dir: %w", err)
 	}
 	return images, paths, nil
 }
