@@ -18,6 +18,7 @@ import (
 // publicPackages are the packages an outside Go program imports: their exported API must not
 // mention a type it cannot name.
 var publicPackages = []string{
+	"github.com/gorpo/gorpo",
 	"github.com/gorpo/gorpo/schedule",
 	"github.com/gorpo/gorpo/diffusion",
 	"github.com/gorpo/gorpo/align",

@@ -47,7 +47,10 @@ func TestExamplesCompileOutsideModule(t *testing.T) {
 	}
 	copied := 0
 	for _, pkg := range publicPackages {
-		rel := strings.TrimPrefix(pkg, "github.com/gorpo/gorpo/")
+		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, "github.com/gorpo/gorpo"), "/")
+		if rel == "" {
+			rel = "." // the module's root package
+		}
 		files, err := filepath.Glob(filepath.Join(root, rel, "*example_test.go"))
 		if err != nil {
 			t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
@@ -84,29 +83,43 @@ var ErrMissingFile = errors.New("file missing from the checkpoint folder")
 // Weights bind by their upstream names ("vision_model.encoder.blocks.0.…", "text_model.…",
 // "text_projection.…", "temperature"); BatchNorm's num_batches_tracked, the text tower's buffers
 // and its unused pooler are skipped. Any other missing, unexpected or mis-shaped tensor is an
-// error listing them all. The model runs on the default backend (GOMLX_BACKEND; see
-// internal/backend).
-func LoadALIGN(dir string) (*ALIGN, error) {
-	b, err := backend.Default()
+// error listing them all. The model runs on the default backend unless WithBackend names
+// another.
+func LoadALIGN(dir string, opts ...LoadOption) (*ALIGN, error) {
+	return loadALIGN(modelfs.OS, dir, opts)
+}
+
+// LoadALIGNFS is LoadALIGN on the folder dir inside fsys (slash-separated, "." for its root):
+// an embed.FS compiled into the program, a zip.Reader, a fstest.MapFS. Every file is read from
+// fsys into memory; nothing is written to disk.
+func LoadALIGNFS(fsys fs.FS, dir string, opts ...LoadOption) (*ALIGN, error) {
+	return loadALIGN(modelfs.In(fsys), dir, opts)
+}
+
+func loadALIGN(fsys modelfs.FS, dir string, opts []LoadOption) (*ALIGN, error) {
+	if err := fsys.CheckDir("align", dir); err != nil {
+		return nil, err
+	}
+	b, err := loadBackend(opts)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
-	info, err := os.Stat(dir)
+	info, err := fsys.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
 	if !info.IsDir() {
 		return nil, fmt.Errorf("align: %s is not a folder, want a checkpoint folder with config.json and model.safetensors", dir)
 	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if _, err := os.Stat(cfgPath); err != nil {
+	cfgPath := fsys.Join(dir, "config.json")
+	if _, err := fsys.Stat(cfgPath); err != nil {
 		return nil, fmt.Errorf("align: %s: %w (want the checkpoint's config.json)", cfgPath, err)
 	}
-	cfg, err := LoadAlignConfig(cfgPath)
+	cfg, err := loadAlignConfig(fsys, cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	f, err := safetensors.OpenWeights(dir, "model", "")
+	f, err := safetensors.OpenWeightsIn(fsys, dir, "model", "")
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
@@ -121,7 +134,7 @@ func LoadALIGN(dir string) (*ALIGN, error) {
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
-	if err := m.loadProcessing(); err != nil {
+	if err := m.loadProcessing(fsys); err != nil {
 		return nil, err
 	}
 	if err := m.newExecs(); err != nil {
@@ -184,12 +197,12 @@ func (m *ALIGN) declare() error {
 }
 
 // loadProcessing reads the image processor and the tokenizer when the folder has them.
-func (m *ALIGN) loadProcessing() error {
-	pp := filepath.Join(m.dir, "preprocessor_config.json")
-	if exists, err := alignFileExists(pp); err != nil {
+func (m *ALIGN) loadProcessing(fsys modelfs.FS) error {
+	pp := fsys.Join(m.dir, "preprocessor_config.json")
+	if exists, err := alignFileExists(fsys, pp); err != nil {
 		return fmt.Errorf("align: %w", err)
 	} else if exists {
-		if m.Processor, err = LoadImageProcessor(pp); err != nil {
+		if m.Processor, err = loadImageProcessor(fsys, pp); err != nil {
 			return err
 		}
 	} else {
@@ -198,7 +211,7 @@ func (m *ALIGN) loadProcessing() error {
 	}
 	var haveTokenizer bool
 	for _, name := range []string{"vocab.txt", "tokenizer.json"} {
-		exists, err := alignFileExists(filepath.Join(m.dir, name))
+		exists, err := alignFileExists(fsys, fsys.Join(m.dir, name))
 		if err != nil {
 			return fmt.Errorf("align: %w", err)
 		}
@@ -206,7 +219,7 @@ func (m *ALIGN) loadProcessing() error {
 	}
 	if haveTokenizer {
 		var err error
-		if m.Tokenizer, err = LoadWordPiece(m.dir); err != nil {
+		if m.Tokenizer, err = loadWordPiece(fsys, m.dir); err != nil {
 			return fmt.Errorf("align: %w", err)
 		}
 	} else {
@@ -216,8 +229,8 @@ func (m *ALIGN) loadProcessing() error {
 	return nil
 }
 
-func alignFileExists(path string) (bool, error) {
-	_, err := os.Stat(path)
+func alignFileExists(fsys modelfs.FS, path string) (bool, error) {
+	_, err := fsys.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

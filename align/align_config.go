@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
@@ -42,11 +41,13 @@ func NewAlignConfig() *AlignConfig {
 }
 
 // LoadAlignConfig reads an ALIGN config.json (path is the file, or a folder holding it).
-func LoadAlignConfig(path string) (*AlignConfig, error) {
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		path = filepath.Join(path, "config.json")
+func LoadAlignConfig(path string) (*AlignConfig, error) { return loadAlignConfig(modelfs.OS, path) }
+
+func loadAlignConfig(fsys modelfs.FS, path string) (*AlignConfig, error) {
+	if info, err := fsys.Stat(path); err == nil && info.IsDir() {
+		path = fsys.Join(path, "config.json")
 	}
-	data, err := os.ReadFile(path)
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
@@ -15,9 +13,10 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/align/clip"
-	"github.com/gorpo/gorpo/internal/backend"
 	clipmodel "github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
+	"io/fs"
 )
 
 // CLIPConfig is transformers' CLIPConfig, a CLIPModel's config.json: Text and Vision are its
@@ -71,19 +70,28 @@ type CLIP struct {
 // by their upstream names ("text_model.…", "vision_model.…", "text_projection.weight",
 // "visual_projection.weight", "logit_scale"); position_ids buffers are skipped. Any other missing,
 // unexpected or mis-shaped tensor is an error listing them all. The model runs on the default
-// backend (GOMLX_BACKEND; see internal/backend).
-func LoadCLIP(dir string) (*CLIP, error) {
-	b, err := backend.Default()
+// backend unless WithBackend names another.
+func LoadCLIP(dir string, opts ...LoadOption) (*CLIP, error) {
+	return loadCLIP(modelfs.OS, dir, opts)
+}
+
+// LoadCLIPFS is LoadCLIP on the folder dir inside fsys (see LoadALIGNFS).
+func LoadCLIPFS(fsys fs.FS, dir string, opts ...LoadOption) (*CLIP, error) {
+	return loadCLIP(modelfs.In(fsys), dir, opts)
+}
+
+func loadCLIP(fsys modelfs.FS, dir string, opts []LoadOption) (*CLIP, error) {
+	b, err := loadBackend(opts)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
-	m, err := clipmodel.LoadModel(b, dir)
+	m, err := clipmodel.LoadModelIn(b, fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
 	c := &CLIP{Config: m.Config, runner: clipmodel.NewRunner(b, m.Store)}
 	size := m.Config.Vision.ImageSize
-	if c.Processor, err = loadProcessorOr(dir, func() ImageProcessor {
+	if c.Processor, err = loadProcessorOr(fsys, dir, func() ImageProcessor {
 		p := NewCLIPImageProcessor()
 		p.Size = SizeDict{ShortestEdge: size}
 		p.CropSize = SizeDict{Height: size, Width: size}
@@ -91,8 +99,13 @@ func LoadCLIP(dir string) (*CLIP, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if clipHasTokenizer(dir) {
-		if c.Tokenizer, err = clip.LoadTokenizer(dir); err != nil {
+	if clipHasTokenizer(fsys, dir) {
+		if fsys.IsOS() {
+			c.Tokenizer, err = clip.LoadTokenizer(dir)
+		} else {
+			c.Tokenizer, err = clip.LoadTokenizerFS(fsys.FS(), dir)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("align: %w", err)
 		}
 	} else {
@@ -103,9 +116,9 @@ func LoadCLIP(dir string) (*CLIP, error) {
 }
 
 // clipHasTokenizer reports whether dir holds CLIP tokenizer files.
-func clipHasTokenizer(dir string) bool {
+func clipHasTokenizer(fsys modelfs.FS, dir string) bool {
 	for _, name := range []string{"vocab.json", "tokenizer.json"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+		if fsys.Exists(fsys.Join(dir, name)) {
 			return true
 		}
 	}

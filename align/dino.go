@@ -2,10 +2,9 @@ package align
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -15,10 +14,11 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
+	"io/fs"
 )
 
 // DINOScope is the scope under which LoadDINO keeps the ViT's variables in its Store:
@@ -52,21 +52,33 @@ type DINO struct {
 // is read when present. Weights bind by their upstream names, with or without the "vit." prefix;
 // the pooler's and a classifier's weights and position_ids buffers are skipped. Any other
 // missing, unexpected or mis-shaped tensor is an error listing them all. The model runs on the
-// default backend (GOMLX_BACKEND; see internal/backend).
-func LoadDINO(dir string) (*DINO, error) {
-	b, err := backend.Default()
+// default backend unless WithBackend names another.
+func LoadDINO(dir string, opts ...LoadOption) (*DINO, error) {
+	return loadDINO(modelfs.OS, dir, opts)
+}
+
+// LoadDINOFS is LoadDINO on the folder dir inside fsys (see LoadALIGNFS).
+func LoadDINOFS(fsys fs.FS, dir string, opts ...LoadOption) (*DINO, error) {
+	return loadDINO(modelfs.In(fsys), dir, opts)
+}
+
+func loadDINO(fsys modelfs.FS, dir string, opts []LoadOption) (*DINO, error) {
+	if err := fsys.CheckDir("align", dir); err != nil {
+		return nil, err
+	}
+	b, err := loadBackend(opts)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
-	cfgPath := filepath.Join(dir, "config.json")
-	if _, err := os.Stat(cfgPath); err != nil {
+	cfgPath := fsys.Join(dir, "config.json")
+	if _, err := fsys.Stat(cfgPath); err != nil {
 		return nil, fmt.Errorf("align: %w (want the checkpoint's config.json)", err)
 	}
-	cfg, err := LoadViTConfig(cfgPath)
+	cfg, err := loadViTConfig(fsys, cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	f, err := safetensors.OpenWeights(dir, "model", "")
+	f, err := safetensors.OpenWeightsIn(fsys, dir, "model", "")
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}
@@ -85,7 +97,7 @@ func LoadDINO(dir string) (*DINO, error) {
 		return nil, fmt.Errorf("align: %w", err)
 	}
 	d := &DINO{Config: cfg, runner: clip.NewRunner(b, store)}
-	if d.Processor, err = loadProcessorOr(dir, func() ImageProcessor {
+	if d.Processor, err = loadProcessorOr(fsys, dir, func() ImageProcessor {
 		p := NewViTImageProcessor()
 		p.Size = SizeDict{Height: cfg.ImageSize, Width: cfg.ImageSize}
 		return p
@@ -102,12 +114,12 @@ func ignoreDINOTensor(name string) bool {
 }
 
 // loadProcessorOr reads dir/preprocessor_config.json, or returns def() when there is none.
-func loadProcessorOr(dir string, def func() ImageProcessor) (ImageProcessor, error) {
-	path := filepath.Join(dir, "preprocessor_config.json")
-	if _, err := os.Stat(path); os.IsNotExist(err) {
+func loadProcessorOr(fsys modelfs.FS, dir string, def func() ImageProcessor) (ImageProcessor, error) {
+	path := fsys.Join(dir, "preprocessor_config.json")
+	if _, err := fsys.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return def(), nil
 	}
-	return LoadImageProcessor(path)
+	return loadImageProcessor(fsys, path)
 }
 
 // Store returns the variable store holding the ViT's weights under DINOScope.

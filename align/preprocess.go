@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gorpo/gorpo/internal/imaging"
+	"github.com/gorpo/gorpo/internal/modelfs"
 )
 
 // ImageProcessor turns images into the pixel tensor an image tower reads, as transformers' image
@@ -88,10 +87,14 @@ func NewEfficientNetImageProcessor() *EfficientNetImageProcessor {
 // "Pil" variants too, which compute the same thing). Fields missing from the file take
 // transformers' defaults; an unknown field or an unsupported value is an error naming the field.
 func LoadImageProcessor(path string) (ImageProcessor, error) {
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		path = filepath.Join(path, "preprocessor_config.json")
+	return loadImageProcessor(modelfs.OS, path)
+}
+
+func loadImageProcessor(fsys modelfs.FS, path string) (ImageProcessor, error) {
+	if info, err := fsys.Stat(path); err == nil && info.IsDir() {
+		path = fsys.Join(path, "preprocessor_config.json")
 	}
-	data, err := os.ReadFile(path)
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("align: %w", err)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -15,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
@@ -48,11 +47,13 @@ func DefaultViTConfig() ViTConfig {
 }
 
 // LoadViTConfig reads a ViTModel config.json (path is the file, or a folder holding it).
-func LoadViTConfig(path string) (ViTConfig, error) {
-	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		path = filepath.Join(path, "config.json")
+func LoadViTConfig(path string) (ViTConfig, error) { return loadViTConfig(modelfs.OS, path) }
+
+func loadViTConfig(fsys modelfs.FS, path string) (ViTConfig, error) {
+	if info, err := fsys.Stat(path); err == nil && info.IsDir() {
+		path = fsys.Join(path, "config.json")
 	}
-	data, err := os.ReadFile(path)
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return ViTConfig{}, fmt.Errorf("align: %w", err)
 	}

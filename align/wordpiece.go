@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/pytext"
 )
 
@@ -52,23 +51,33 @@ const (
 // and model settings are read too, the config files overriding them. Words longer than
 // max_input_chars_per_word characters (tokenizer.json's, else 100 as in transformers; Google's
 // FullTokenizer uses 200) become the unknown token.
-func LoadWordPiece(path string) (*WordPiece, error) {
-	info, err := os.Stat(path)
+func LoadWordPiece(path string) (*WordPiece, error) { return loadWordPiece(modelfs.OS, path) }
+
+// LoadWordPieceFS is LoadWordPiece on path inside fsys (slash-separated), such as an embed.FS.
+func LoadWordPieceFS(fsys fs.FS, path string) (*WordPiece, error) {
+	if err := modelfs.In(fsys).CheckDir("align: wordpiece", path); err != nil {
+		return nil, err
+	}
+	return loadWordPiece(modelfs.In(fsys), path)
+}
+
+func loadWordPiece(fsys modelfs.FS, path string) (*WordPiece, error) {
+	info, err := fsys.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("align: wordpiece: %w", err)
 	}
 	dir, file := path, ""
 	if info.IsDir() {
-		file = filepath.Join(dir, "vocab.txt")
-		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
-			fast := filepath.Join(dir, "tokenizer.json")
-			if _, err := os.Stat(fast); err != nil {
+		file = fsys.Join(dir, "vocab.txt")
+		if _, err := fsys.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			fast := fsys.Join(dir, "tokenizer.json")
+			if _, err := fsys.Stat(fast); err != nil {
 				return nil, fmt.Errorf("align: wordpiece: %s: no vocab.txt or tokenizer.json", dir)
 			}
 			file = fast
 		}
 	} else {
-		dir, file = filepath.Dir(path), path
+		dir, file = fsys.Dir(path), path
 	}
 
 	cfg := wordPieceConfig{
@@ -77,16 +86,16 @@ func LoadWordPiece(path string) (*WordPiece, error) {
 	}
 	var vocab map[string]int
 	if strings.HasSuffix(file, ".json") {
-		vocab, err = readFastTokenizerWordPiece(file, &cfg)
+		vocab, err = readFastTokenizerWordPiece(fsys, file, &cfg)
 	} else {
-		vocab, err = readVocabTxt(file)
+		vocab, err = readVocabTxt(fsys, file)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if info.IsDir() {
 		for _, name := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
-			if err := pytext.ReadJSONIfPresent(filepath.Join(dir, name), &cfg); err != nil {
+			if err := pytext.ReadJSONIfPresentIn(fsys, fsys.Join(dir, name), &cfg); err != nil {
 				return nil, fmt.Errorf("align: wordpiece: %w", err)
 			}
 		}
@@ -123,8 +132,8 @@ func LoadWordPiece(path string) (*WordPiece, error) {
 
 // readVocabTxt reads BERT's vocab.txt: token i is line i, surrounding whitespace stripped; a
 // token listed twice keeps its last line.
-func readVocabTxt(path string) (map[string]int, error) {
-	data, err := os.ReadFile(path)
+func readVocabTxt(fsys modelfs.FS, path string) (map[string]int, error) {
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("align: wordpiece: %w", err)
 	}
@@ -145,8 +154,8 @@ func readVocabTxt(path string) (map[string]int, error) {
 // readFastTokenizerWordPiece reads model.vocab of a transformers tokenizer.json, with the model's
 // unk_token, continuing_subword_prefix and max_input_chars_per_word and the BertNormalizer's
 // lowercase and strip_accents as defaults for cfg.
-func readFastTokenizerWordPiece(path string, cfg *wordPieceConfig) (map[string]int, error) {
-	data, err := os.ReadFile(path)
+func readFastTokenizerWordPiece(fsys modelfs.FS, path string, cfg *wordPieceConfig) (map[string]int, error) {
+	data, err := fsys.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("align: wordpiece: %w", err)
 	}

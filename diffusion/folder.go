@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/schedule"
 )
 
@@ -39,8 +39,10 @@ func (c Component) String() string { return c.Library + "." + c.Class }
 // ReadModelIndex reads a model_index.json. Keys starting with "_" are metadata; keys whose value
 // is not a [library, class] pair (requires_safety_checker, ...) are pipeline arguments and
 // skipped. Errors name the file and the key.
-func ReadModelIndex(path string) (ModelIndex, error) {
-	data, err := os.ReadFile(path)
+func ReadModelIndex(path string) (ModelIndex, error) { return readModelIndex(modelfs.OS, path) }
+
+func readModelIndex(m modelfs.FS, path string) (ModelIndex, error) {
+	data, err := m.ReadFile(path)
 	if err != nil {
 		return ModelIndex{}, fmt.Errorf("pipeline: %w", err)
 	}
@@ -121,14 +123,37 @@ var ignoredComponents = map[string]string{
 // The components are checked against each other (the U-Net's cross_attention_dim against the
 // text encoder's hidden_size, its in_channels against the VAE's latent_channels). Errors name
 // the missing file or folder, the component, or the config field.
+//
+// Every model lands on the default backend unless WithBackend names another; LoadPipelineFS
+// reads the same folder from an fs.FS (a model compiled into the program with go:embed).
 func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
-	idx, err := ReadModelIndex(filepath.Join(dir, "model_index.json"))
+	return loadPipeline(modelfs.OS, dir, opts)
+}
+
+// LoadPipelineFS is LoadPipeline on the folder dir inside fsys (slash-separated, "." for its
+// root): an embed.FS compiled into the program, a zip.Reader over a downloaded archive, a
+// fstest.MapFS in a test. Every file is read from fsys into memory and nothing is written to
+// disk, so a program can ship its model inside its binary:
+//
+//	//go:embed model
+//	var modelFS embed.FS
+//
+//	pipe, err := diffusion.LoadPipelineFS(modelFS, "model")
+func LoadPipelineFS(fsys fs.FS, dir string, opts ...LoadOption) (*Pipeline, error) {
+	return loadPipeline(modelfs.In(fsys), dir, opts)
+}
+
+func loadPipeline(m modelfs.FS, dir string, opts []LoadOption) (*Pipeline, error) {
+	if err := m.CheckDir("pipeline", dir); err != nil {
+		return nil, err
+	}
+	idx, err := readModelIndex(m, m.Join(dir, "model_index.json"))
 	if err != nil {
 		return nil, err
 	}
 	if !slices.Contains(pipelineClasses, idx.ClassName) {
 		return nil, fmt.Errorf("pipeline: %s: _class_name %q: not a pipeline this package runs (want %s): %w",
-			filepath.Join(dir, "model_index.json"), idx.ClassName, strings.Join(pipelineClasses, " or "), ErrUnsupportedConfig)
+			m.Join(dir, "model_index.json"), idx.ClassName, strings.Join(pipelineClasses, " or "), ErrUnsupportedConfig)
 	}
 	p := &Pipeline{PixelUnshuffle: idx.PixelUnshuffle}
 	for _, name := range idx.Null {
@@ -164,8 +189,8 @@ func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
 	}
 
 	sub := func(name string) (string, error) {
-		path := filepath.Join(dir, name)
-		st, err := os.Stat(path)
+		path := m.Join(dir, name)
+		st, err := m.Stat(path)
 		if err != nil {
 			return "", fmt.Errorf("pipeline: component %s: %w", name, err)
 		}
@@ -178,33 +203,33 @@ func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.UNet, err = LoadUNet(path, opts...); err != nil {
+	if p.UNet, err = loadUNet(m, path, opts); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if _, ok := idx.Components["vae"]; ok {
 		if path, err = sub("vae"); err != nil {
 			return nil, err
 		}
-		if p.VAE, err = LoadVAE(path, opts...); err != nil {
+		if p.VAE, err = loadVAE(m, path, opts); err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
 	}
 	if path, err = sub("text_encoder"); err != nil {
 		return nil, err
 	}
-	if p.TextEncoder, err = LoadTextEncoder(path, opts...); err != nil {
+	if p.TextEncoder, err = loadTextEncoder(m, path, opts); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if path, err = sub("tokenizer"); err != nil {
 		return nil, err
 	}
-	if p.Tokenizer, err = LoadCLIPTokenizer(path); err != nil {
+	if p.Tokenizer, err = loadCLIPTokenizer(m, path); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if path, err = sub("scheduler"); err != nil {
 		return nil, err
 	}
-	if p.Scheduler, err = schedule.LoadConfig(filepath.Join(path, "scheduler_config.json")); err != nil {
+	if p.Scheduler, err = loadSchedulerConfig(m, m.Join(path, "scheduler_config.json")); err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	// diffusers builds the class model_index.json names, from whatever config the folder holds.
@@ -219,4 +244,17 @@ func LoadPipeline(dir string, opts ...LoadOption) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %s: %w", dir, err)
 	}
 	return p, nil
+}
+
+// loadSchedulerConfig is schedule.LoadConfig on the file system m, with its error wording.
+func loadSchedulerConfig(m modelfs.FS, path string) (schedule.Config, error) {
+	data, err := m.ReadFile(path)
+	if err != nil {
+		return schedule.Config{}, fmt.Errorf("schedule: %w", err)
+	}
+	c, err := schedule.ParseConfig(data)
+	if err != nil {
+		return schedule.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }

@@ -14,16 +14,46 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
-// LoadOption adjusts LoadPipeline, LoadUNet, LoadVAE and LoadTextEncoder.
+// LoadOption adjusts LoadPipeline, LoadUNet, LoadVAE and LoadTextEncoder (and their FS forms).
 type LoadOption func(*loadOptions)
 
 type loadOptions struct {
 	variant        string
 	allowNonFinite bool
+	backend        compute.Backend // nil: the default backend
+}
+
+// WithBackend makes the loaders put the model on b and run it there, instead of on the default
+// backend (chosen once per process by GOMLX_BACKEND; see gorpo.DefaultBackend). A program can so
+// hold two models on two backends (the trained U-Net on a GPU, a judge on the CPU), and a test
+// can pick one. The model keeps b (UNet.Backend and the others return it); the caller owns b
+// and must not finalize it while a model on it is in use. A nil b means the default.
+func WithBackend(b compute.Backend) LoadOption {
+	return func(o *loadOptions) { o.backend = b }
+}
+
+// collect applies opts.
+func collect(opts []LoadOption) loadOptions {
+	var o loadOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// backendOr returns b, or the default backend when b is nil.
+func backendOr(b compute.Backend) (compute.Backend, error) {
+	if b != nil {
+		return b, nil
+	}
+	return backend.Default()
 }
 
 // ErrNonFiniteWeights is wrapped by the error of a loader that found NaN or ±Inf values in a
@@ -61,50 +91,53 @@ var (
 	transformersFiles = weightsFiles{base: "model"}
 )
 
-// open opens the weights in dir, single-file or sharded (*.safetensors.index.json). With a
-// variant it reads that variant's files and no others; without one, the full-precision files,
-// else the fallback variant's. The error names the files it looked for.
-func (w weightsFiles) open(dir, variant string) (*safetensors.File, error) {
+// open opens the weights in dir, single-file or sharded (*.safetensors.index.json), on the file
+// system m. With a variant it reads that variant's files and no others; without one, the
+// full-precision files, else the fallback variant's. The error names the files it looked for.
+func (w weightsFiles) open(m modelfs.FS, dir, variant string) (*safetensors.File, error) {
 	if variant != "" {
-		single := filepath.Join(dir, w.base+"."+variant+".safetensors")
+		single := m.Join(dir, w.base+"."+variant+".safetensors")
 		index := single + ".index.json"
-		if _, err := os.Stat(single); err == nil {
-			return safetensors.Open(single)
+		if m.Exists(single) {
+			return safetensors.OpenIn(m, single)
 		}
-		if _, err := os.Stat(index); err == nil {
-			return safetensors.OpenSharded(index)
+		if m.Exists(index) {
+			return safetensors.OpenShardedIn(m, index)
 		}
-		return nil, fmt.Errorf("variant %q: no %s nor %s: %w", variant, single, filepath.Base(index), fs.ErrNotExist)
+		return nil, fmt.Errorf("variant %q: no %s nor %s: %w", variant, single, m.Base(index), fs.ErrNotExist)
 	}
 	if w.fallback != "" {
 		for _, suffix := range []string{".safetensors", ".safetensors.index.json"} {
-			if _, err := os.Stat(filepath.Join(dir, w.base+suffix)); err == nil {
-				return safetensors.OpenWeights(dir, w.base, "")
+			if m.Exists(m.Join(dir, w.base+suffix)) {
+				return safetensors.OpenWeightsIn(m, dir, w.base, "")
 			}
 		}
-		return safetensors.OpenWeights(dir, w.base, w.fallback)
+		return safetensors.OpenWeightsIn(m, dir, w.base, w.fallback)
 	}
-	return safetensors.OpenWeights(dir, w.base, "")
+	return safetensors.OpenWeightsIn(m, dir, w.base, "")
 }
 
-// loadModel is what LoadUNet, LoadVAE and LoadTextEncoder share: it reads dir/config.json with
-// readConfig (whose errors name the model themselves), opens the weights (files, in the variant
-// opts ask for) and has build declare the model for the configuration and bind the weights to
+// loadModel is what LoadUNet, LoadVAE and LoadTextEncoder (and their FS forms) share: it reads
+// dir/config.json on m with readConfig (whose errors name the model themselves), opens the
+// weights (files, in the variant opts ask for) and has build declare the model on the backend
+// opts name (the default one without WithBackend) for the configuration and bind the weights to
 // it. Errors past config.json are prefixed with what ("unet: ...").
-func loadModel[C, M any](what, dir string, files weightsFiles, opts []LoadOption,
-	readConfig func(path string) (C, error), build func(cfg C, f *safetensors.File) (M, error)) (M, error) {
-	var o loadOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
+func loadModel[C, M any](what string, m modelfs.FS, dir string, files weightsFiles, opts []LoadOption,
+	readConfig func(m modelfs.FS, path string) (C, error), build func(b compute.Backend, cfg C, f *safetensors.File) (M, error)) (M, error) {
+	o := collect(opts)
 	var zero M
-	cfg, err := readConfig(filepath.Join(dir, "config.json"))
+	if err := m.CheckDir(what, dir); err != nil {
+		return zero, err
+	}
+	b, err := backendOr(o.backend)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	cfg, err := readConfig(m, m.Join(dir, "config.json"))
 	if err != nil {
 		return zero, err
 	}
-	f, err := files.open(dir, o.variant)
+	f, err := files.open(m, dir, o.variant)
 	if err != nil {
 		return zero, fmt.Errorf("%s: %w", what, err)
 	}
@@ -112,17 +145,17 @@ func loadModel[C, M any](what, dir string, files weightsFiles, opts []LoadOption
 	// large) is not needed afterwards.
 	defer f.Close()
 	f.AllowNonFinite = o.allowNonFinite
-	m, err := build(cfg, f)
+	mdl, err := build(b, cfg, f)
 	if err != nil {
 		return zero, fmt.Errorf("%s: %w", what, err)
 	}
-	return m, nil
+	return mdl, nil
 }
 
-// declareStore returns the default backend and a new Store, seeded with seed for
-// initialisation, holding every variable build declares (not yet valued) over inputs.
-func declareStore(seed int64, build func(scope *model.Scope, in []*graph.Node), inputs ...shapes.Shape) (compute.Backend, *model.Store, error) {
-	b, err := backend.Default()
+// declareStore returns a new Store on backend b (the default backend when nil), seeded with seed
+// for initialisation, holding every variable build declares (not yet valued) over inputs.
+func declareStore(b compute.Backend, seed int64, build func(scope *model.Scope, in []*graph.Node), inputs ...shapes.Shape) (compute.Backend, *model.Store, error) {
+	b, err := backendOr(b)
 	if err != nil {
 		return nil, nil, err
 	}

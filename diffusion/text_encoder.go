@@ -3,8 +3,10 @@ package diffusion
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"sync/atomic"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -13,6 +15,7 @@ import (
 	"github.com/gorpo/gorpo/align/clip"
 	"github.com/gorpo/gorpo/internal/backend"
 	clipmodel "github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/safetensors"
 )
 
@@ -45,28 +48,41 @@ type TextEncoder struct {
 // "text_model." prefix (Stable Diffusion's checkpoints) or not (what transformers 5 writes);
 // position_ids buffers are skipped; Variant reads model.<variant>.safetensors instead. Errors
 // name the missing file, the unsupported config.json field, or every missing, unexpected and
-// mis-shaped tensor. It runs on the default backend (GOMLX_BACKEND; see internal/backend).
+// mis-shaped tensor. It runs on the default backend unless WithBackend names another.
 func LoadTextEncoder(dir string, opts ...LoadOption) (*TextEncoder, error) {
-	b, err := backend.Default()
-	if err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
-	}
-	readConfig := func(path string) (TextEncoderConfig, error) {
-		cfg, err := clipmodel.LoadTextConfig(path)
+	return loadTextEncoder(modelfs.OS, dir, opts)
+}
+
+// LoadTextEncoderFS is LoadTextEncoder on the folder dir inside fsys (see LoadUNetFS).
+func LoadTextEncoderFS(fsys fs.FS, dir string, opts ...LoadOption) (*TextEncoder, error) {
+	return loadTextEncoder(modelfs.In(fsys), dir, opts)
+}
+
+func loadTextEncoder(m modelfs.FS, dir string, opts []LoadOption) (*TextEncoder, error) {
+	readConfig := func(m modelfs.FS, path string) (TextEncoderConfig, error) {
+		data, err := m.ReadFile(path)
 		if err != nil {
-			return cfg, fmt.Errorf("text encoder: %w", err)
+			return TextEncoderConfig{}, fmt.Errorf("text encoder: clip: %w", err)
+		}
+		cfg, err := clipmodel.ParseTextConfig(data)
+		if err != nil {
+			return cfg, fmt.Errorf("text encoder: %s: %w", path, err)
 		}
 		return cfg, nil
 	}
-	return loadModel("text encoder", dir, transformersFiles, opts, readConfig,
-		func(cfg TextEncoderConfig, f *safetensors.File) (*TextEncoder, error) {
-			m, err := clipmodel.BindTextModel(b, cfg, f)
+	return loadModel("text encoder", m, dir, transformersFiles, opts, readConfig,
+		func(b compute.Backend, cfg TextEncoderConfig, f *safetensors.File) (*TextEncoder, error) {
+			tm, err := clipmodel.BindTextModel(b, cfg, f)
 			if err != nil {
 				return nil, err
 			}
-			return &TextEncoder{cfg: m.Config, runner: clipmodel.NewRunner(b, m.Store)}, nil
+			return &TextEncoder{cfg: tm.Config, runner: clipmodel.NewRunner(b, tm.Store)}, nil
 		})
 }
+
+// Backend returns the backend the text encoder's weights live on and its graphs run on (see
+// UNet.Backend).
+func (te *TextEncoder) Backend() compute.Backend { return te.runner.Backend() }
 
 // NewTextEncoder creates a text encoder for cfg with PyTorch's default random initialisation,
 // drawn deterministically from seed: for timing and sizing a model whose weights are not at hand

@@ -3,7 +3,8 @@ package diffusion
 import (
 	"errors"
 	"fmt"
-	"os"
+
+	"github.com/gorpo/gorpo/internal/modelfs"
 )
 
 // ErrUnsupportedConfig is wrapped by the errors that refuse a config.json value this package does
@@ -121,8 +122,10 @@ func DefaultUNetConfig() UNetConfig {
 }
 
 // LoadUNetConfig reads a U-Net config.json over DefaultUNetConfig and validates it.
-func LoadUNetConfig(path string) (UNetConfig, error) {
-	data, err := os.ReadFile(path)
+func LoadUNetConfig(path string) (UNetConfig, error) { return loadUNetConfig(modelfs.OS, path) }
+
+func loadUNetConfig(m modelfs.FS, path string) (UNetConfig, error) {
+	data, err := m.ReadFile(path)
 	if err != nil {
 		return UNetConfig{}, fmt.Errorf("unet: %w", err)
 	}

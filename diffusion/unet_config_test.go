@@ -75,7 +75,7 @@ func TestUNetConfigStableDiffusion(t *testing.T) {
 			if p.mid.heads != c.midHeads || p.mid.headDim != 1280/c.midHeads {
 				t.Errorf("mid block: %d heads of %d, want %d", p.mid.heads, p.mid.headDim, c.midHeads)
 			}
-			u, err := declareUNet(cfg, 0)
+			u, err := declareUNet(nil, cfg, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

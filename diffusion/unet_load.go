@@ -2,12 +2,15 @@ package diffusion
 
 import (
 	"fmt"
+	"io/fs"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
@@ -19,9 +22,20 @@ import (
 // naming the field (ErrUnsupportedConfig); a checkpoint that does not match the configuration
 // is refused listing every missing, unexpected and mis-shaped tensor by name.
 func LoadUNet(dir string, opts ...LoadOption) (*UNet, error) {
-	return loadModel("unet", dir, diffusersFiles, opts, LoadUNetConfig,
-		func(cfg UNetConfig, f *safetensors.File) (*UNet, error) {
-			u, err := declareUNet(cfg, 0)
+	return loadUNet(modelfs.OS, dir, opts)
+}
+
+// LoadUNetFS is LoadUNet on the folder dir inside fsys (slash-separated, "." for its root): an
+// embed.FS compiled into the program, a zip.Reader, a fstest.MapFS. The files are read into
+// memory; nothing is written to disk.
+func LoadUNetFS(fsys fs.FS, dir string, opts ...LoadOption) (*UNet, error) {
+	return loadUNet(modelfs.In(fsys), dir, opts)
+}
+
+func loadUNet(m modelfs.FS, dir string, opts []LoadOption) (*UNet, error) {
+	return loadModel("unet", m, dir, diffusersFiles, opts, loadUNetConfig,
+		func(b compute.Backend, cfg UNetConfig, f *safetensors.File) (*UNet, error) {
+			u, err := declareUNet(b, cfg, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -31,9 +45,9 @@ func LoadUNet(dir string, opts ...LoadOption) (*UNet, error) {
 
 // NewUNet creates a U-Net for cfg with PyTorch's default random initialisation (Linear and
 // convolutions U(-1/√fanIn, 1/√fanIn), norms ones and zeros), drawn deterministically from seed:
-// for training small models from scratch.
+// for training small models from scratch. It lives on the default backend.
 func NewUNet(cfg UNetConfig, seed int64) (*UNet, error) {
-	u, err := declareUNet(cfg, seed)
+	u, err := declareUNet(nil, cfg, seed)
 	if err != nil {
 		return nil, fmt.Errorf("unet: %w", err)
 	}
@@ -43,9 +57,13 @@ func NewUNet(cfg UNetConfig, seed int64) (*UNet, error) {
 	return u, nil
 }
 
-// declareUNet creates the UNet and its Store, with every variable declared (not yet valued)
-// under UNetScope. It refuses an invalid cfg, naming the field.
-func declareUNet(cfg UNetConfig, seed int64) (*UNet, error) {
+// Backend returns the backend the U-Net's weights live on and its graphs run on: the one
+// WithBackend gave the loader, else the default.
+func (u *UNet) Backend() compute.Backend { return u.backend }
+
+// declareUNet creates the UNet and its Store on backend b (nil: the default), with every
+// variable declared (not yet valued) under UNetScope. It refuses an invalid cfg, naming the field.
+func declareUNet(b compute.Backend, cfg UNetConfig, seed int64) (*UNet, error) {
 	plan, err := cfg.plan()
 	if err != nil {
 		return nil, err
@@ -53,7 +71,7 @@ func declareUNet(cfg UNetConfig, seed int64) (*UNet, error) {
 	u := &UNet{cfg: cfg, plan: plan}
 	// The smallest input every down block can halve.
 	side := 1 << (len(plan.down) - 1)
-	u.backend, u.store, err = declareStore(seed, func(scope *model.Scope, in []*graph.Node) {
+	u.backend, u.store, err = declareStore(b, seed, func(scope *model.Scope, in []*graph.Node) {
 		u.Forward(scope.In("%s", UNetScope[1:]), in[0], in[1], in[2])
 	},
 		shapes.Make(dtypes.Float32, 1, side, side, cfg.InChannels),

@@ -2,8 +2,9 @@ package diffusion
 
 import (
 	"fmt"
-	"os"
 	"slices"
+
+	"github.com/gorpo/gorpo/internal/modelfs"
 )
 
 // VAEConfig is diffusers' AutoencoderKL configuration, field for field as config.json names it.
@@ -66,8 +67,10 @@ func DefaultVAEConfig() VAEConfig {
 }
 
 // LoadVAEConfig reads a VAE config.json over DefaultVAEConfig and validates it.
-func LoadVAEConfig(path string) (VAEConfig, error) {
-	data, err := os.ReadFile(path)
+func LoadVAEConfig(path string) (VAEConfig, error) { return loadVAEConfig(modelfs.OS, path) }
+
+func loadVAEConfig(m modelfs.FS, path string) (VAEConfig, error) {
+	data, err := m.ReadFile(path)
 	if err != nil {
 		return VAEConfig{}, fmt.Errorf("vae: %w", err)
 	}

@@ -1,6 +1,11 @@
 package clip
 
-import "github.com/gorpo/gorpo/internal/bpe"
+import (
+	"io/fs"
+
+	"github.com/gorpo/gorpo/internal/bpe"
+	"github.com/gorpo/gorpo/internal/modelfs"
+)
 
 // Tokenizer is the byte-level BPE tokenizer of CLIP's text encoder, as Stable Diffusion's
 // `tokenizer/` folder and CLIPModel checkpoints ship it. It reproduces OpenAI's
@@ -23,8 +28,16 @@ type Tokenizer struct {
 // begins a sequence and `<|endoftext|>` ends, pads and replaces unknown symbols (Stable
 // Diffusion 1.x; 2.x pads with "!"), and sequences are 77 tokens long. Errors name the missing
 // or corrupt file.
-func LoadTokenizer(dir string) (*Tokenizer, error) {
-	t, err := bpe.Load(dir)
+func LoadTokenizer(dir string) (*Tokenizer, error) { return loadTokenizer(modelfs.OS, dir) }
+
+// LoadTokenizerFS is LoadTokenizer on the folder dir inside fsys (slash-separated, "." for its
+// root), such as an embed.FS: the files are read from it, nothing is written to disk.
+func LoadTokenizerFS(fsys fs.FS, dir string) (*Tokenizer, error) {
+	return loadTokenizer(modelfs.In(fsys), dir)
+}
+
+func loadTokenizer(m modelfs.FS, dir string) (*Tokenizer, error) {
+	t, err := bpe.LoadIn(m, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/pytext"
 )
 
@@ -44,8 +43,14 @@ type Tokenizer struct {
 // as in transformers. Without them the tokens are CLIP's own: `<|startoftext|>` begins a
 // sequence and `<|endoftext|>` ends, pads and replaces unknown symbols (Stable Diffusion 1.x;
 // 2.x pads with "!"), and sequences are 77 tokens long.
-func Load(dir string) (*Tokenizer, error) {
-	vocab, merges, err := readBPEFiles(dir)
+func Load(dir string) (*Tokenizer, error) { return LoadIn(modelfs.OS, dir) }
+
+// LoadIn is Load on the folder dir of the file system m.
+func LoadIn(m modelfs.FS, dir string) (*Tokenizer, error) {
+	if err := m.CheckDir("clip tokenizer", dir); err != nil {
+		return nil, err
+	}
+	vocab, merges, err := readBPEFiles(m, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +59,7 @@ func Load(dir string) (*Tokenizer, error) {
 		Pad: pytext.SpecialToken(defaultEOS), Unk: pytext.SpecialToken(defaultEOS),
 	}
 	for _, name := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
-		if err := pytext.ReadJSONIfPresent(filepath.Join(dir, name), &cfg); err != nil {
+		if err := pytext.ReadJSONIfPresentIn(m, m.Join(dir, name), &cfg); err != nil {
 			return nil, fmt.Errorf("clip tokenizer: %w", err)
 		}
 	}
@@ -76,13 +81,13 @@ func Load(dir string) (*Tokenizer, error) {
 
 // readBPEFiles reads the vocabulary and the ranked merges from vocab.json + merges.txt, or from
 // tokenizer.json when the folder has no vocab.json.
-func readBPEFiles(dir string) (map[string]int, []symbolPair, error) {
-	vocabPath := filepath.Join(dir, "vocab.json")
-	data, err := os.ReadFile(vocabPath)
+func readBPEFiles(m modelfs.FS, dir string) (map[string]int, []symbolPair, error) {
+	vocabPath := m.Join(dir, "vocab.json")
+	data, err := m.ReadFile(vocabPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		fastPath := filepath.Join(dir, "tokenizer.json")
-		if _, statErr := os.Stat(fastPath); statErr == nil {
-			return readFastTokenizerBPE(fastPath)
+		fastPath := m.Join(dir, "tokenizer.json")
+		if m.Exists(fastPath) {
+			return readFastTokenizerBPE(m, fastPath)
 		}
 		return nil, nil, fmt.Errorf("clip tokenizer: %w (and no tokenizer.json beside it)", err)
 	}
@@ -93,8 +98,8 @@ func readBPEFiles(dir string) (map[string]int, []symbolPair, error) {
 	if err := json.Unmarshal(data, &vocab); err != nil {
 		return nil, nil, fmt.Errorf("clip tokenizer: %s: %w", vocabPath, err)
 	}
-	mergesPath := filepath.Join(dir, "merges.txt")
-	f, err := os.Open(mergesPath)
+	mergesPath := m.Join(dir, "merges.txt")
+	f, err := m.Open(mergesPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("clip tokenizer: %w", err)
 	}
@@ -129,8 +134,8 @@ func parseMerge(s string) (symbolPair, error) {
 
 // readFastTokenizerBPE reads model.vocab and model.merges of a transformers tokenizer.json.
 // Merges are either "a b" strings or ["a", "b"] pairs, depending on the tokenizers version.
-func readFastTokenizerBPE(path string) (map[string]int, []symbolPair, error) {
-	data, err := os.ReadFile(path)
+func readFastTokenizerBPE(m modelfs.FS, path string) (map[string]int, []symbolPair, error) {
+	data, err := m.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("clip tokenizer: %w", err)
 	}

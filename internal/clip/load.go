@@ -2,7 +2,6 @@ package clip
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -10,6 +9,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
@@ -39,7 +39,7 @@ type TextModel struct {
 // missing file, the unsupported config field, or every missing, unexpected and mis-shaped
 // tensor.
 func LoadTextModel(backend compute.Backend, dir string) (*TextModel, error) {
-	cfg, f, err := openFolder(dir, LoadTextConfig)
+	cfg, f, err := openFolder(modelfs.OS, dir, ParseTextConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,12 @@ type Model struct {
 // LoadModel reads a CLIPModel folder: config.json and model.safetensors (or its sharded form).
 // Errors as LoadTextModel's.
 func LoadModel(backend compute.Backend, dir string) (*Model, error) {
-	cfg, f, err := openFolder(dir, LoadConfig)
+	return LoadModelIn(backend, modelfs.OS, dir)
+}
+
+// LoadModelIn is LoadModel on the folder dir of the file system m.
+func LoadModelIn(backend compute.Backend, m modelfs.FS, dir string) (*Model, error) {
+	cfg, f, err := openFolder(m, dir, ParseConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -89,14 +94,22 @@ func LoadModel(backend compute.Backend, dir string) (*Model, error) {
 	return &Model{Config: cfg, Store: store}, nil
 }
 
-// openFolder reads a save_pretrained folder's config.json with readConfig and opens its
-// model.safetensors (or sharded index).
-func openFolder[C any](dir string, readConfig func(path string) (C, error)) (C, *safetensors.File, error) {
-	cfg, err := readConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
+// openFolder reads a save_pretrained folder's config.json on m with parse and opens its
+// model.safetensors (or sharded index). Errors name the file.
+func openFolder[C any](m modelfs.FS, dir string, parse func(data []byte) (C, error)) (C, *safetensors.File, error) {
+	var cfg C
+	if err := m.CheckDir("clip", dir); err != nil {
 		return cfg, nil, err
 	}
-	f, err := safetensors.OpenWeights(dir, "model", "")
+	path := m.Join(dir, "config.json")
+	data, err := m.ReadFile(path)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("clip: %w", err) // *fs.PathError names the file
+	}
+	if cfg, err = parse(data); err != nil {
+		return cfg, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f, err := safetensors.OpenWeightsIn(m, dir, "model", "")
 	if err != nil {
 		return cfg, nil, fmt.Errorf("clip: %w", err)
 	}

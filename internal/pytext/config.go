@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
+
+	"github.com/gorpo/gorpo/internal/modelfs"
 )
 
 // SpecialToken is a token named in tokenizer_config.json or special_tokens_map.json (unk_token,
@@ -41,8 +42,11 @@ func (s *SpecialToken) UnmarshalJSON(data []byte) error {
 // not name keep their value in v, so reading several files in turn lets the later ones take
 // precedence. A file that does not exist is not an error: v is left as it was and the result is
 // nil. Any other failure is an error naming path.
-func ReadJSONIfPresent(path string, v any) error {
-	data, err := os.ReadFile(path)
+func ReadJSONIfPresent(path string, v any) error { return ReadJSONIfPresentIn(modelfs.OS, path, v) }
+
+// ReadJSONIfPresentIn is ReadJSONIfPresent on the file system m.
+func ReadJSONIfPresentIn(m modelfs.FS, path string, v any) error {
+	data, err := m.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -18,9 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
+
+	"github.com/gorpo/gorpo/internal/modelfs"
 )
 
 // ErrMissingTensor is returned (wrapped) when a requested tensor is not in the file.
@@ -309,11 +310,17 @@ type headerEntry struct {
 // platform cannot map, are read into memory. See Close. The mapping is read-only, and a mapped
 // file must not be truncated or rewritten in place while open (this package's writers replace
 // files by renaming, which leaves an open mapping intact).
-func Open(path string) (*File, error) {
-	if f, err, ok := openMapped(path); ok {
-		return f, err
+func Open(path string) (*File, error) { return OpenIn(modelfs.OS, path) }
+
+// OpenIn is Open on the file system m: on the operating system's, Open itself; inside an fs.FS
+// (an embed.FS, a zip.Reader) the file is read into memory, as an fs.FS offers no mapping.
+func OpenIn(m modelfs.FS, path string) (*File, error) {
+	if m.IsOS() {
+		if f, err, ok := openMapped(path); ok {
+			return f, err
+		}
 	}
-	data, err := os.ReadFile(path)
+	data, err := m.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}

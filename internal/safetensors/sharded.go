@@ -3,9 +3,10 @@ package safetensors
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
+	"strings"
+
+	"github.com/gorpo/gorpo/internal/modelfs"
 )
 
 // shardIndex is the "*.safetensors.index.json" written by save_pretrained for large models.
@@ -16,8 +17,11 @@ type shardIndex struct {
 
 // OpenSharded reads every shard named by an index file and merges them into one File whose
 // Path is the index. Each tensor must be in the shard the index names.
-func OpenSharded(indexPath string) (_ *File, err error) {
-	raw, err := os.ReadFile(indexPath)
+func OpenSharded(indexPath string) (*File, error) { return OpenShardedIn(modelfs.OS, indexPath) }
+
+// OpenShardedIn is OpenSharded on the file system m (see OpenIn).
+func OpenShardedIn(m modelfs.FS, indexPath string) (_ *File, err error) {
+	raw, err := m.ReadFile(indexPath)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
@@ -53,9 +57,9 @@ func OpenSharded(indexPath string) (_ *File, err error) {
 			_ = merged.Close()
 		}
 	}()
-	dir := filepath.Dir(indexPath)
+	dir := m.Dir(indexPath)
 	for _, shard := range names {
-		f, err := Open(filepath.Join(dir, shard))
+		f, err := OpenIn(m, m.Join(dir, shard))
 		if err != nil {
 			return nil, err
 		}
@@ -85,19 +89,24 @@ func OpenSharded(indexPath string) (_ *File, err error) {
 // "<base>.safetensors.index.json", else (if variant is not "") "<base>.<variant>.safetensors"
 // and its sharded form. It names what it looked for when nothing is there.
 func OpenWeights(dir, base, variant string) (*File, error) {
+	return OpenWeightsIn(modelfs.OS, dir, base, variant)
+}
+
+// OpenWeightsIn is OpenWeights on the file system m (see OpenIn).
+func OpenWeightsIn(m modelfs.FS, dir, base, variant string) (*File, error) {
 	candidates := []string{base + ".safetensors", base + ".safetensors.index.json"}
 	if variant != "" {
 		candidates = append([]string{base + "." + variant + ".safetensors", base + "." + variant + ".safetensors.index.json"}, candidates...)
 	}
 	for _, c := range candidates {
-		p := filepath.Join(dir, c)
-		if _, err := os.Stat(p); err != nil {
+		p := m.Join(dir, c)
+		if !m.Exists(p) {
 			continue
 		}
-		if filepath.Ext(c) == ".json" {
-			return OpenSharded(p)
+		if strings.HasSuffix(c, ".json") {
+			return OpenShardedIn(m, p)
 		}
-		return Open(p)
+		return OpenIn(m, p)
 	}
 	return nil, fmt.Errorf("safetensors: %s: no weights found, looked for %v", dir, candidates)
 }
