@@ -13,7 +13,6 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/diffusion"
-	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 	"github.com/gorpo/gorpo/schedule"
@@ -155,10 +154,9 @@ type stepResult struct {
 }
 
 func newStepper(cfg Config, m *trainedModel, sched *schedule.Schedule, prediction string) (*stepper, error) {
-	b, err := backend.Default()
-	if err != nil {
-		return nil, err
-	}
+	// The step runs where the U-Net's weights live: the backend its pipeline was loaded on
+	// (diffusion.WithBackend, else the default one).
+	b := m.unet.Backend()
 	s := &stepper{withOthers: cfg.Objective.Preference() || cfg.Objective.ClassImages(), withLabels: cfg.Objective.Preference()}
 	batch := cfg.BatchSize
 	opt := NewAdamW(cfg)

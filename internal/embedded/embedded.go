@@ -1,7 +1,7 @@
 // Package embedded turns a folder compiled into the binary (an embed.FS) into a folder on disk,
-// for loaders that read paths: the toy world's shipped models are embedded so that a `go run`
-// or a test needs no download, and diffusion.LoadPipeline or align.LoadALIGN then reads the
-// written copy.
+// for programs that need a path to the toy world's shipped models (to pass on the command line,
+// say). Loading needs no copy: the shipped models' Load functions read their embed.FS in place
+// (diffusion.LoadPipelineFS, align.LoadALIGNFS), and RunWithoutDisk tests that they do.
 package embedded
 
 import (

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/embedded"
@@ -15,8 +16,8 @@ import (
 //go:embed model
 var shipped embed.FS
 
-// Dir returns a folder holding the shipped autoencoder as diffusion.LoadVAE reads it, written
-// once into the user's cache folder (see internal/embedded).
+// Dir returns a folder on disk holding the shipped autoencoder, written once into the user's
+// cache folder (see internal/embedded), for programs that need a path; Load needs none.
 func Dir() (string, error) {
 	dir, err := embedded.Dir(shipped, "model", "autoencoder")
 	if errors.Is(err, embedded.ErrEmpty) {
@@ -25,11 +26,11 @@ func Dir() (string, error) {
 	return dir, err
 }
 
-// Load returns the shipped autoencoder.
+// Load returns the shipped autoencoder, read in place from the files compiled into the binary
+// (diffusion.LoadVAEFS); nothing is written to disk.
 func Load(opts ...diffusion.LoadOption) (*diffusion.AutoencoderKL, error) {
-	dir, err := Dir()
-	if err != nil {
-		return nil, err
+	if _, err := fs.Stat(shipped, "model/config.json"); err != nil {
+		return nil, fmt.Errorf("autoencoder: the embedded folder has no config.json: run examples/toyvae: %w", embedded.ErrEmpty)
 	}
-	return diffusion.LoadVAE(dir, opts...)
+	return diffusion.LoadVAEFS(shipped, "model", opts...)
 }

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/embedded"
@@ -15,7 +16,8 @@ import (
 //go:embed model
 var shipped embed.FS
 
-// Dir returns a folder holding the shipped base model as diffusion.LoadPipeline reads it. The
+// Dir returns a folder on disk holding the shipped base model, for programs that need a path
+// (Load needs none: it reads the embedded files in place). The
 // first call in a process writes the embedded files, once, into the user's cache folder
 // (os.UserCacheDir()/gorpo/basemodel-<hash of the files>, or under the temporary folder when
 // the cache folder is missing or not writable), atomically: a folder that exists is complete.
@@ -28,12 +30,12 @@ func Dir() (string, error) {
 	return dir, err
 }
 
-// Load returns the shipped base model (see Dir) as a pixel-space pipeline: 32×32 images, the
-// U-Net working on them folded 2×2 (Pipeline.PixelUnshuffle), DDIM by default.
+// Load returns the shipped base model as a pixel-space pipeline: 32×32 images, the U-Net
+// working on them folded 2×2 (Pipeline.PixelUnshuffle), DDIM by default. It reads the files
+// compiled into the binary in place (diffusion.LoadPipelineFS); nothing is written to disk.
 func Load(opts ...diffusion.LoadOption) (*diffusion.Pipeline, error) {
-	dir, err := Dir()
-	if err != nil {
-		return nil, err
+	if _, err := fs.Stat(shipped, "model/model_index.json"); err != nil {
+		return nil, fmt.Errorf("basemodel: the embedded folder has no model_index.json: run examples/toypretrain: %w", embedded.ErrEmpty)
 	}
-	return diffusion.LoadPipeline(dir, opts...)
+	return diffusion.LoadPipelineFS(shipped, "model", opts...)
 }

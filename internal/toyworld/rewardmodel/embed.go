@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/gorpo/gorpo/align"
 	"github.com/gorpo/gorpo/internal/embedded"
@@ -14,7 +15,8 @@ import (
 //go:embed align
 var shipped embed.FS
 
-// Dir returns a folder holding the shipped reward model as align.LoadALIGN reads it. The first
+// Dir returns a folder on disk holding the shipped reward model, for programs that need a path
+// (Load needs none: it reads the embedded files in place). The first
 // call in a process writes the embedded files, once, into the user's cache folder
 // (os.UserCacheDir()/gorpo/rewardmodel-<hash of the files>, or under the temporary folder when
 // the cache folder is missing or not writable), atomically: a folder that exists is complete.
@@ -27,11 +29,12 @@ func Dir() (string, error) {
 	return dir, err
 }
 
-// Load returns the shipped reward model (see Dir), on the default backend.
-func Load() (*align.ALIGN, error) {
-	dir, err := Dir()
-	if err != nil {
-		return nil, err
+// Load returns the shipped reward model, read in place from the files compiled into the binary
+// (align.LoadALIGNFS; nothing is written to disk), on the default backend unless
+// align.WithBackend names another.
+func Load(opts ...align.LoadOption) (*align.ALIGN, error) {
+	if _, err := fs.Stat(shipped, "align/config.json"); err != nil {
+		return nil, fmt.Errorf("rewardmodel: the embedded folder has no config.json: run examples/toyreward: %w", embedded.ErrEmpty)
 	}
-	return align.LoadALIGN(dir)
+	return align.LoadALIGNFS(shipped, "align", opts...)
 }
