@@ -9,8 +9,12 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
+	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/internal/backend"
@@ -195,7 +199,12 @@ func saveDiffusersModel(what string, store *model.Store, scope, dir string, cfg 
 
 // copyScope copies the values of every variable under from in src to the same relative path
 // under to in dst (cloned, so the copies are independent), setting their Trainable flag.
-func copyScope(src *model.Store, from string, dst *model.Store, to string, trainable bool) error {
+//
+// With dtype BFloat16 or Float16 the float32 matrices and kernels (rank ≥ 2: nearly all the
+// memory) are stored rounded to it (to nearest even, as the graphs' conversion rounds), one
+// variable at a time; vectors (norms' scales and shifts, biases, which some layers read in
+// float32) keep float32. InvalidDType keeps every value's dtype.
+func copyScope(src *model.Store, from string, dst *model.Store, to string, trainable bool, dtype dtypes.DType) error {
 	prefix := strings.TrimSuffix(from, "/") + "/"
 	to = "/" + strings.Trim(to, "/")
 	if to == "/" {
@@ -213,7 +222,12 @@ func copyScope(src *model.Store, from string, dst *model.Store, to string, train
 		if err != nil {
 			return fmt.Errorf("copying %s: %w", v.Path(), err)
 		}
-		clone, err := value.LocalClone()
+		var clone *tensors.Tensor
+		if dtype == dtypes.InvalidDType || dtype == value.DType() || value.Shape().Rank() < 2 {
+			clone, err = value.LocalClone()
+		} else {
+			clone, err = convertFloat32(value, dtype)
+		}
 		if err != nil {
 			return fmt.Errorf("copying %s: %w", v.Path(), err)
 		}
@@ -240,6 +254,39 @@ func copyScope(src *model.Store, from string, dst *model.Store, to string, train
 		return fmt.Errorf("copying %s: no variables under that scope", from)
 	}
 	return nil
+}
+
+// convertFloat32 returns a float32 tensor's values rounded to bfloat16 or float16.
+func convertFloat32(t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, error) {
+	if t.DType() != dtypes.Float32 {
+		return nil, fmt.Errorf("value is %s, only float32 values convert", t.DType())
+	}
+	dims := t.Shape().Dimensions
+	var out *tensors.Tensor
+	err := t.ConstFlatData(func(flat any) {
+		src := flat.([]float32)
+		switch dtype {
+		case dtypes.BFloat16:
+			dst := make([]bfloat16.BFloat16, len(src))
+			for i, x := range src {
+				dst[i] = bfloat16.FromFloat32(x)
+			}
+			out = tensors.FromFlatDataAndDimensions(dst, dims...)
+		case dtypes.Float16:
+			dst := make([]float16.Float16, len(src))
+			for i, x := range src {
+				dst[i] = float16.FromFloat32(x)
+			}
+			out = tensors.FromFlatDataAndDimensions(dst, dims...)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("cannot store a copy in %s, want BFloat16 or Float16", dtype)
+	}
+	return out, nil
 }
 
 // recoverAsError turns a panic (a GoMLX graph-building or execution exception) into *err,

@@ -96,7 +96,27 @@ func (u *UNet) Save(dir string) error {
 // beside the trained one, for Forward(store.Scope("/base"), ...)), cloning their values and
 // setting their Trainable flag. The store may be the U-Net's own.
 func (u *UNet) CopyTo(store *model.Store, scope string, trainable bool) error {
-	if err := copyScope(u.store, UNetScope, store, scope, trainable); err != nil {
+	if err := copyScope(u.store, UNetScope, store, scope, trainable, dtypes.InvalidDType); err != nil {
+		return fmt.Errorf("unet: %w", err)
+	}
+	return nil
+}
+
+// CopyFrozenAs copies the U-Net's weights into store under scope as CopyTo does, not trainable,
+// with its matrices and kernels stored in dtype: dtypes.BFloat16 or Float16 halve a frozen
+// copy's memory (1.7 GB for Stable Diffusion 1.5's U-Net); vectors (norms, biases) stay float32.
+// The layers convert the matrices they read to the dtype they compute in, so a copy stored in the
+// compute dtype gives the same results as a float32 copy would; in a float32 computation it gives
+// the half-precision weights. Float32 (or InvalidDType) is CopyTo.
+func (u *UNet) CopyFrozenAs(store *model.Store, scope string, dtype dtypes.DType) error {
+	switch dtype {
+	case dtypes.InvalidDType, dtypes.Float32:
+		return u.CopyTo(store, scope, false)
+	case dtypes.BFloat16, dtypes.Float16:
+	default:
+		return fmt.Errorf("unet: a frozen copy in %s, want Float32, BFloat16 or Float16", dtype)
+	}
+	if err := copyScope(u.store, UNetScope, store, scope, false, dtype); err != nil {
 		return fmt.Errorf("unet: %w", err)
 	}
 	return nil

@@ -73,7 +73,7 @@ func MeasureStep(ctx context.Context, cfg Config, unet *diffusion.UNet, sched sc
 			_ = unet.Store().DeleteVariablesInScope(LoRAScope)
 		}()
 	} else if cfg.Objective.Preference() {
-		if err := m.copyBase(); err != nil {
+		if err := m.copyBase(cfg.Precision); err != nil {
 			return nil, err
 		}
 	}

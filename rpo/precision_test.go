@@ -29,6 +29,13 @@ type stepOutcome struct {
 // it up: useUNetPrecision, then the frozen copy, then the step graph.
 func precisionSteps(t *testing.T, precisions ...Precision) map[Precision]stepOutcome {
 	t.Helper()
+	return precisionStepsWith(t, false, precisions...)
+}
+
+// precisionStepsWith is precisionSteps, with the frozen copy kept in float32 when frozen32 is
+// set (rather than in the compute precision, as Run keeps it).
+func precisionStepsWith(t *testing.T, frozen32 bool, precisions ...Precision) map[Precision]stepOutcome {
+	t.Helper()
 	env := newTinyEnv(t)
 	cfg := testConfig(ObjectiveRPONoEarlyStopping)
 	cfg.ValidateEvery, cfg.BatchSize = 0, 2
@@ -69,7 +76,11 @@ func precisionSteps(t *testing.T, precisions ...Precision) map[Precision]stepOut
 			t.Fatalf("%s: the U-Net computes in %s, want %s", p, got, want)
 		}
 		m := &trainedModel{unet: pipe.UNet}
-		if err := m.copyBase(); err != nil {
+		frozen := p
+		if frozen32 {
+			frozen = PrecisionFP32
+		}
+		if err := m.copyBase(frozen); err != nil {
 			t.Fatal(err)
 		}
 		c := cfg
@@ -88,10 +99,16 @@ func precisionSteps(t *testing.T, precisions ...Precision) map[Precision]stepOut
 		}
 		s.finalize()
 		o.after = storeWeights(t, pipe.UNet.Store(), diffusion.UNetScope)
-		// Master weights, their frozen copy and AdamW's moments all stay float32.
+		// Master weights and AdamW's moments stay float32; the frozen copy is kept in the
+		// compute precision.
+		frozenDType, _ := frozen.DType()
 		for v := range pipe.UNet.Store().IterVariables() {
-			if dt := v.Shape().DType; dt != dtypes.Float32 && !strings.HasSuffix(v.Path(), "/step") {
-				t.Errorf("%s: variable %s is %s, want float32", p, v.Path(), dt)
+			want := dtypes.Float32
+			if strings.HasPrefix(v.Path(), BaseUNetScope+"/") && v.Shape().Rank() >= 2 {
+				want = frozenDType
+			}
+			if dt := v.Shape().DType; dt != want && !strings.HasSuffix(v.Path(), "/step") {
+				t.Errorf("%s: variable %s is %s, want %s", p, v.Path(), dt, want)
 			}
 		}
 		restore()
@@ -261,4 +278,24 @@ func TestTrainerPrecision(t *testing.T) {
 		t.Errorf("after the run the U-Net computes in %s, want Float32 as before", got)
 	}
 	t.Logf("bf16 run: graphs compiled %s", res.Graphs)
+}
+
+// The frozen copy stored in the compute precision (half the memory) gives bit for bit the steps a
+// float32 copy gives: the layers round float32 weights to the compute dtype as they read them,
+// as the copy was rounded when it was made.
+func TestFrozenCopyInComputeDType(t *testing.T) {
+	for _, p := range []Precision{PrecisionBF16, PrecisionFP16} {
+		half := precisionStepsWith(t, false, p)[p]
+		full := precisionStepsWith(t, true, p)[p]
+		for i := range full.results {
+			if fmt.Sprint(half.results[i]) != fmt.Sprint(full.results[i]) {
+				t.Fatalf("%s step %d: frozen copy in %s gives %+v, in float32 %+v", p, i+1, p, half.results[i], full.results[i])
+			}
+		}
+		for name, w := range full.after {
+			if fmt.Sprint(half.after[name]) != fmt.Sprint(w) {
+				t.Fatalf("%s: weights %s after the steps differ with the frozen copy's dtype", p, name)
+			}
+		}
+	}
 }

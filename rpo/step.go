@@ -65,12 +65,19 @@ func (m *trainedModel) release() {
 	_ = store.DeleteVariablesInScope(DefaultOptimizerScope)
 }
 
-// copyBase makes the frozen copy a full fine-tune compares with (a no-op for LoRA).
-func (m *trainedModel) copyBase() error {
+// copyBase makes the frozen copy a full fine-tune compares with (a no-op for LoRA), stored in
+// the precision the step computes in: under bf16 or fp16 the layers would round float32 weights
+// to it as they read them, so a copy stored rounded gives the same ε_base in half the memory
+// (1.7 GB less for Stable Diffusion 1.5).
+func (m *trainedModel) copyBase(p Precision) error {
 	if m.lora != nil {
 		return nil
 	}
-	if err := m.unet.CopyTo(m.unet.Store(), BaseUNetScope, false); err != nil {
+	dtype, err := p.DType()
+	if err != nil {
+		return fmt.Errorf("rpo: copying the base U-Net: %w", err)
+	}
+	if err := m.unet.CopyFrozenAs(m.unet.Store(), BaseUNetScope, dtype); err != nil {
 		return fmt.Errorf("rpo: copying the base U-Net: %w", err)
 	}
 	return nil

@@ -60,7 +60,7 @@ func BenchmarkStep(b *testing.B) {
 			defer restore()
 			m := &trainedModel{unet: pipe.UNet}
 			if cfg.Objective.Preference() {
-				if err := m.copyBase(); err != nil {
+				if err := m.copyBase(cfg.Precision); err != nil {
 					b.Fatal(err)
 				}
 			}

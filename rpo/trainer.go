@@ -327,7 +327,7 @@ func (t *trainerRun) execute(ctx context.Context, rp *resumePoint) (res *Result,
 			return nil, err
 		}
 	} else if cfg.Objective.Preference() {
-		if err := m.copyBase(); err != nil {
+		if err := m.copyBase(cfg.Precision); err != nil {
 			return nil, err
 		}
 	}
