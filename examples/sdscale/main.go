@@ -20,6 +20,8 @@
 //	rpo-lora  one RPO optimiser step (rpo.MeasureStep: one pair, the trained U-Net with LoRA
 //	        rank 4 adapters and the same U-Net without them as the frozen model, AdamW), twice
 //	rpo-full  the same as a full fine-tune: every U-Net weight trained, a frozen copy beside it
+//	checkpoint  a full fine-tune's checkpoint (U-Net and AdamW's moments, ≈10 GB for SD-1.5)
+//	        written as the trainer writes it (streamed, atomic) into --scratch, and read back
 //
 // --precision chooses the RPO steps' compute dtype (rpo.Config.Precision).
 // --model is sd15, sd21-base, or a diffusers folder whose unet/, vae/ and text_encoder/
@@ -51,6 +53,7 @@ type options struct {
 	Size        int    `json:"size"`
 	SampleSteps int    `json:"sample_steps"`
 	Precision   string `json:"precision"`
+	Scratch     string `json:"scratch"`
 	Seed        int64  `json:"seed"`
 }
 
@@ -65,7 +68,6 @@ type result struct {
 	SteadySec   float64 `json:"steady_s"`  // the second call (0 when not run)
 	PeakRSS     int64   `json:"peak_rss"`  // VmHWM at the end, bytes
 	FLOPs       float64 `json:"flops"`     // analytic FLOPs of one call
-	Compiled    int     `json:"compiled"`  // graphs compiled (one per distinct program and shape)
 	Note        string  `json:"note,omitempty"`
 	Failed      string  `json:"failed,omitempty"` // why the child failed (set by the parent)
 	GoMaxProcs  int     `json:"gomaxprocs"`
@@ -73,7 +75,7 @@ type result struct {
 }
 
 // phases is every phase in the order they run.
-var phases = []string{"text", "unet", "vae", "sample", "align", "rpo-lora", "rpo-full"}
+var phases = []string{"text", "unet", "vae", "sample", "align", "rpo-lora", "rpo-full", "checkpoint"}
 
 // The child processes are this program again, told their phase and options by environment
 // variables (so that a test binary can be the child too: see main_test.go's TestMain).
@@ -109,6 +111,7 @@ func main() {
 	flag.IntVar(&o.SampleSteps, "sample-steps", 50, "sampler steps of the sample phase")
 	flag.Int64Var(&o.Seed, "seed", 1, "seed of the random weights and inputs")
 	flag.StringVar(&o.Precision, "precision", "fp32", "compute dtype of the RPO steps: fp32, bf16 or fp16")
+	flag.StringVar(&o.Scratch, "scratch", os.TempDir(), "folder for the checkpoint phase's files (removed after)")
 	list := flag.String("phases", strings.Join(phases, ","), "comma-separated phases to run: "+strings.Join(phases, ", "))
 	flag.Parse()
 

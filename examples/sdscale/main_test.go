@@ -46,7 +46,8 @@ func TestPhasesOnFixtures(t *testing.T) {
 		t.Fatalf("%d results for %d phases", len(results), len(phases))
 	}
 	for _, r := range results {
-		if r.Params <= 0 || r.FLOPs <= 0 || r.FirstSec <= 0 || r.BuildRSS <= 0 || r.PeakRSS < r.BuildRSS {
+		computes := r.Phase != "checkpoint" // the checkpoint phase only writes and reads
+		if r.Params <= 0 || (computes && r.FLOPs <= 0) || r.FirstSec <= 0 || r.BuildRSS <= 0 || r.PeakRSS < r.BuildRSS {
 			t.Errorf("%s: implausible measurements %+v", r.Phase, r)
 		}
 	}

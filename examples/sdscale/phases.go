@@ -104,13 +104,16 @@ func readALIGN(name string) (*align.AlignConfig, error) {
 }
 
 // peakRSS is the process's peak resident memory so far (VmHWM), in bytes; 0 where /proc is not.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatus("VmHWM:") }
+
+// procStatus reads a kB figure of /proc/self/status, in bytes; 0 where /proc is not.
+func procStatus(field string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			if len(f) >= 1 {
 				kb, _ := strconv.ParseInt(f[0], 10, 64)
@@ -255,6 +258,9 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 
 	case "sample":
 		return measureSample(ctx, o, c, r, start)
+
+	case "checkpoint":
+		return measureCheckpoint(o, c, r, start)
 
 	case "rpo-lora", "rpo-full":
 		u, err := diffusion.NewUNet(c.unet, o.Seed)
@@ -444,3 +450,114 @@ func randomIDs(rng *rand.Rand, rows, length, vocab int) [][]int {
 	}
 	return out
 }
+
+// measureCheckpoint writes a full fine-tune's checkpoint (the U-Net in diffusers layout and
+// AdamW's two moments, as rpo.WriteCheckpoint writes it: streamed, atomic) and reads it back
+// (verified, the U-Net loaded, the moments bound), reporting the extra resident memory each
+// needs beyond the model's: the streaming writer should need about one tensor's.
+func measureCheckpoint(o options, c sdConfigs, r *result, start time.Time) error {
+	u, err := diffusion.NewUNet(c.unet, o.Seed)
+	if err != nil {
+		return err
+	}
+	store := u.Store()
+	// AdamW's first and second moments, one of each per weight, as a step leaves them.
+	var vars []*model.Variable
+	for v := range store.IterVariables() {
+		vars = append(vars, v)
+	}
+	for _, v := range vars {
+		rel := strings.TrimPrefix(v.Path(), diffusion.UNetScope)
+		for _, moment := range []string{"m", "v"} {
+			value, err := v.Value()
+			if err != nil {
+				return err
+			}
+			clone, err := value.LocalClone()
+			if err != nil {
+				return err
+			}
+			if _, err := store.CreateVariable(rpo.DefaultOptimizerScope+"/"+moment+rel, clone); err != nil {
+				return err
+			}
+		}
+	}
+	built(r, start, store)
+	dir, err := os.MkdirTemp(o.Scratch, "sdscale-checkpoint-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ck := filepath.Join(dir, "latest")
+	var size int64
+	write := func() error {
+		return rpo.WriteCheckpoint(ck, rpo.CheckpointContents{
+			State:          rpo.CheckpointState{Step: 1},
+			Weights:        func(d string) error { return u.Save(filepath.Join(d, rpo.CheckpointUNetDir)) },
+			Optimizer:      store,
+			OptimizerScope: rpo.DefaultOptimizerScope,
+		})
+	}
+	read := func() error {
+		if _, err := rpo.VerifyCheckpoint(ck); err != nil {
+			return err
+		}
+		back, err := diffusion.LoadUNet(filepath.Join(ck, rpo.CheckpointUNetDir))
+		if err != nil {
+			return err
+		}
+		return rpo.LoadCheckpointOptimizer(ck, back.Store(), rpo.DefaultOptimizerScope)
+	}
+	var writeExtra, readExtra int64
+	start = time.Now()
+	if writeExtra, err = extraRSS(write); err != nil {
+		return err
+	}
+	r.FirstSec = time.Since(start).Seconds()
+	if err := filepath.Walk(ck, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			size += info.Size()
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	start = time.Now()
+	if readExtra, err = extraRSS(read); err != nil {
+		return err
+	}
+	r.SteadySec = time.Since(start).Seconds()
+	r.What = fmt.Sprintf("checkpoint, U-Net + AdamW moments, %.2f GiB: written (first call; %.2f GiB extra RSS), verified and read back (next; %.2f GiB extra)",
+		float64(size)/(1<<30), float64(writeExtra)/(1<<30), float64(readExtra)/(1<<30))
+	return nil
+}
+
+// extraRSS runs fn and returns the most resident memory it added over what the process held
+// when it started, sampled every 20 ms.
+func extraRSS(fn func() error) (int64, error) {
+	runtime.GC()
+	base := currentRSS()
+	peak := base
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				peak = max(peak, currentRSS())
+			}
+		}
+	}()
+	err := fn()
+	close(done)
+	<-sampled
+	return peak - base, err
+}
+
+// currentRSS is the process's resident memory now (VmRSS), in bytes.
+func currentRSS() int64 { return procStatus("VmRSS:") }
