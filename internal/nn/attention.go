@@ -99,6 +99,53 @@ func attnSDPA(q, k, v, mask *Node, scale float64, impl attnImpl) *Node {
 	if mask != nil {
 		attnCheckMask(mask, batch, heads, lq, lk)
 	}
+	if chunks := attnQueryChunks(batch, heads, lq, lk); len(chunks) > 1 {
+		// Queries are independent: each chunk's scores and softmax are made and, in inference,
+		// released before the next chunk's (diffusers' attention slicing, over queries).
+		outs := make([]*Node, len(chunks))
+		for i, c := range chunks {
+			qc := Slice(q, AxisRange(), AxisRange(c[0], c[1]))
+			mc := mask
+			if mask != nil && mask.Rank() >= 2 && mask.Shape().Dimensions[mask.Rank()-2] == lq {
+				ranges := make([]SliceAxisSpec, mask.Rank())
+				for a := range ranges {
+					ranges[a] = AxisRange()
+				}
+				ranges[mask.Rank()-2] = AxisRange(c[0], c[1])
+				mc = Slice(mask, ranges...)
+			}
+			outs[i] = attnSDPAOne(qc, k, v, mc, scale, impl)
+		}
+		return Concatenate(outs, 1)
+	}
+	return attnSDPAOne(q, k, v, mask, scale, impl)
+}
+
+// attnChunkElements bounds the scores of one chunk of queries: 32 Mi values (128 MiB in
+// float32). Stable Diffusion's self-attention at 512 px (batch 2, 8 heads, 4096 × 4096 positions)
+// would otherwise hold 1 GiB of scores and as much of softmax at once; it runs in 8 chunks. The
+// toy models' and the fixtures' attention stays one chunk.
+var attnChunkElements = 32 << 20
+
+// attnQueryChunks splits the queries [0, lq) into chunks whose scores hold at most
+// attnChunkElements values: one chunk, [0, lq), for all but large attention.
+func attnQueryChunks(batch, heads, lq, lk int) [][2]int {
+	row := batch * heads * lk // score values per query
+	per := max(1, attnChunkElements/max(row, 1))
+	if per >= lq {
+		return [][2]int{{0, lq}}
+	}
+	n := (lq + per - 1) / per
+	per = (lq + n - 1) / n // even chunks
+	var chunks [][2]int
+	for r := 0; r < lq; r += per {
+		chunks = append(chunks, [2]int{r, min(r+per, lq)})
+	}
+	return chunks
+}
+
+// attnSDPAOne is attnSDPA on one chunk of queries.
+func attnSDPAOne(q, k, v, mask *Node, scale float64, impl attnImpl) *Node {
 	switch impl {
 	case attnCustomVJP:
 		return attnCore(q, k, v, mask, scale)

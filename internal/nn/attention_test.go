@@ -153,28 +153,49 @@ func blkSDPARun(t *testing.T, tc blkSDPACase, impl attnImpl) {
 }
 
 func TestAttentionSDPA(t *testing.T) {
-	cases := []blkSDPACase{
-		{name: "self 1 head", b: 2, lq: 5, lk: 5, h: 1, dk: 4, dv: 4},
-		{name: "self 2 heads", b: 2, lq: 5, lk: 5, h: 2, dk: 3, dv: 3},
-		{name: "cross Lk≠Lq dv≠dk", b: 2, lq: 4, lk: 6, h: 2, dk: 3, dv: 5},
-		{name: "cross 1 head", b: 2, lq: 4, lk: 6, h: 1, dk: 3, dv: 2},
-		{name: "custom scale", b: 1, lq: 3, lk: 4, h: 3, dk: 2, dv: 2, scale: 0.9},
-		{name: "causal", b: 2, lq: 5, lk: 5, h: 2, dk: 3, dv: 3, mask: "causal"},
-		{name: "causal 1 head", b: 2, lq: 5, lk: 5, h: 1, dk: 3, dv: 3, mask: "causal"},
-		{name: "padding cross", b: 3, lq: 4, lk: 6, h: 2, dk: 3, dv: 3, mask: "padding"},
-		{name: "padding 1 head", b: 3, lq: 4, lk: 6, h: 1, dk: 3, dv: 3, mask: "padding"},
-		{name: "boolean mask", b: 2, lq: 3, lk: 5, h: 2, dk: 2, dv: 2, mask: "bool"},
-		{name: "additive mask input", b: 2, lq: 3, lk: 4, h: 2, dk: 3, dv: 3, mask: "input"},
-		{name: "additive mask input 1 head", b: 2, lq: 3, lk: 4, h: 1, dk: 3, dv: 3, mask: "input"},
-		{name: "additive mask input broadcast", b: 2, lq: 3, lk: 4, h: 2, dk: 3, dv: 3, mask: "input2d"},
-	}
 	impls := map[string]attnImpl{"customvjp": attnCustomVJP, "autodiff-bhsd": attnAutodiffBHSD,
 		"autodiff-bshd": attnAutodiffBSHD, "autodiff-graphsoftmax": attnAutodiffGraphSoftmax}
 	for implName, impl := range impls {
-		for _, tc := range cases {
+		for _, tc := range blkSDPACases {
 			t.Run(tc.name+"/"+implName, func(t *testing.T) { blkSDPARun(t, tc, impl) })
 		}
 	}
+}
+
+// Large attention runs in chunks of queries (attnQueryChunks): with one query a chunk, every
+// case (masks of each kind, broadcast or per query, differentiated or not) still matches the
+// reference, forward and gradients.
+func TestAttentionChunkedQueries(t *testing.T) {
+	saved := attnChunkElements
+	defer func() { attnChunkElements = saved }()
+	attnChunkElements = 1
+	for _, tc := range blkSDPACases {
+		if len(attnQueryChunks(tc.b, tc.h, tc.lq, tc.lk)) != tc.lq {
+			t.Fatalf("%s: not one query a chunk", tc.name)
+		}
+		t.Run(tc.name, func(t *testing.T) { blkSDPARun(t, tc, attnCustomVJP) })
+	}
+	attnChunkElements = 2 * 8 * 4096 * 512 // SD's self-attention at 512 px: 8 chunks of 512
+	if c := attnQueryChunks(2, 8, 4096, 4096); len(c) != 8 || c[7] != [2]int{3584, 4096} {
+		t.Fatalf("attnQueryChunks(2, 8, 4096, 4096) = %v, want 8 chunks of 512", c)
+	}
+}
+
+// blkSDPACases are the attention cases the tests above run.
+var blkSDPACases = []blkSDPACase{
+	{name: "self 1 head", b: 2, lq: 5, lk: 5, h: 1, dk: 4, dv: 4},
+	{name: "self 2 heads", b: 2, lq: 5, lk: 5, h: 2, dk: 3, dv: 3},
+	{name: "cross Lk≠Lq dv≠dk", b: 2, lq: 4, lk: 6, h: 2, dk: 3, dv: 5},
+	{name: "cross 1 head", b: 2, lq: 4, lk: 6, h: 1, dk: 3, dv: 2},
+	{name: "custom scale", b: 1, lq: 3, lk: 4, h: 3, dk: 2, dv: 2, scale: 0.9},
+	{name: "causal", b: 2, lq: 5, lk: 5, h: 2, dk: 3, dv: 3, mask: "causal"},
+	{name: "causal 1 head", b: 2, lq: 5, lk: 5, h: 1, dk: 3, dv: 3, mask: "causal"},
+	{name: "padding cross", b: 3, lq: 4, lk: 6, h: 2, dk: 3, dv: 3, mask: "padding"},
+	{name: "padding 1 head", b: 3, lq: 4, lk: 6, h: 1, dk: 3, dv: 3, mask: "padding"},
+	{name: "boolean mask", b: 2, lq: 3, lk: 5, h: 2, dk: 2, dv: 2, mask: "bool"},
+	{name: "additive mask input", b: 2, lq: 3, lk: 4, h: 2, dk: 3, dv: 3, mask: "input"},
+	{name: "additive mask input 1 head", b: 2, lq: 3, lk: 4, h: 1, dk: 3, dv: 3, mask: "input"},
+	{name: "additive mask input broadcast", b: 2, lq: 3, lk: 4, h: 2, dk: 3, dv: 3, mask: "input2d"},
 }
 
 // The public function uses the defaults; a fully masked row stays finite (uniform weights).
