@@ -181,6 +181,17 @@ func TestAttentionChunkedQueries(t *testing.T) {
 	}
 }
 
+// Large attention's backward recomputes the probabilities instead of keeping them: with every
+// case recomputing, forward and gradients still match the reference.
+func TestAttentionRecomputedBackward(t *testing.T) {
+	saved := attnRecomputeElements
+	defer func() { attnRecomputeElements = saved }()
+	attnRecomputeElements = 1
+	for _, tc := range blkSDPACases {
+		t.Run(tc.name, func(t *testing.T) { blkSDPARun(t, tc, attnCustomVJP) })
+	}
+}
+
 // blkSDPACases are the attention cases the tests above run.
 var blkSDPACases = []blkSDPACase{
 	{name: "self 1 head", b: 2, lq: 5, lk: 5, h: 1, dk: 4, dv: 4},

@@ -26,13 +26,42 @@ func attnCore(q, k, v, mask *Node, scale float64) *Node {
 	qs := MulScalar(ConvertDType(StopGradient(q), ct), scale) // [B, Lq, H, dk]
 	k4 := attnHeadsFirst(ConvertDType(StopGradient(k), ct))   // [B, H, Lk, dk]
 	v4 := attnHeadsFirst(StopGradient(v))                     // [B, H, Lk, dv]
-	scores := Dot(attnHeadsFirst(qs), k4).General([]int{3}, []int{0, 1}, []int{3}, []int{0, 1})
-	if mask != nil {
-		scores = Add(scores, attnAdditiveMask(StopGradient(mask), ct))
+	softmaxOf := func() *Node {
+		scores := Dot(attnHeadsFirst(qs), k4).General([]int{3}, []int{0, 1}, []int{3}, []int{0, 1})
+		if mask != nil {
+			scores = Add(scores, attnAdditiveMask(StopGradient(mask), ct))
+		}
+		return Softmax(scores, -1) // [B, H, Lq, Lk], in ct
 	}
-	probs := Softmax(scores, -1)         // [B, H, Lq, Lk], in ct
+	probs := softmaxOf()
 	probsV := ConvertDType(probs, dtype) // what multiplies v
 	out := attnHeadsLast(Dot(probsV, v4).General([]int{3}, []int{0, 1}, []int{2}, []int{0, 1}))
+	if probs.Shape().Size() >= attnRecomputeElements {
+		// Large attention: the backward recomputes P from q and k rather than keeping it from
+		// the forward (the same ops, so the same values), trading one more scores matmul and
+		// softmax for not holding every layer's [Lq, Lk] probabilities until the backward pass
+		// (5 GiB for Stable Diffusion's U-Net at 512 px, batch 2).
+		var recomputed *Node
+		probsFor := func() *Node {
+			if recomputed == nil {
+				recomputed = softmaxOf()
+			}
+			return recomputed
+		}
+		return attnCoreBackward(q, k, v, mask, scale, qs, k4, v4, out, probsFor)
+	}
+	return attnCoreBackward(q, k, v, mask, scale, qs, k4, v4, out, func() *Node { return probs })
+}
+
+// attnRecomputeElements is the size of the probabilities [B, H, Lq, Lk] (of one chunk of
+// queries, see attnQueryChunks) from which attnCore's backward recomputes them instead of keeping
+// the forward's: 8 Mi values (32 MiB in float32). The toy models' attention keeps them.
+var attnRecomputeElements = 8 << 20
+
+// attnCoreBackward attaches attnCore's hand-written gradients to out; probsOf returns P (the
+// forward's, or recomputed in the backward pass).
+func attnCoreBackward(q, k, v, mask *Node, scale float64, qs, k4, v4, out *Node, probsOf func() *Node) *Node {
+	dtype, ct := v.DType(), attnComputeDType(q.DType())
 
 	// Backward, built lazily (only the gradients asked for), once per gradient pass.
 	var memoFor, dScores *Node
@@ -44,7 +73,7 @@ func attnCore(q, k, v, mask *Node, scale float64) *Node {
 			dOutAug := attnHeadsFirst(Concatenate([]*Node{ConvertDType(dOut, ct), Neg(rowDot)}, -1))   // [B, H, Lq, dv+1]
 			ones := Ones(v4.Graph(), shapes.Make(ct, append(v4.Shape().Dimensions[:3:3], 1)...))
 			vAug := Concatenate([]*Node{ConvertDType(v4, ct), ones}, -1) // [B, H, Lk, dv+1]
-			dScores = Mul(probs, Dot(dOutAug, vAug).General([]int{3}, []int{0, 1}, []int{3}, []int{0, 1}))
+			dScores = Mul(probsOf(), Dot(dOutAug, vAug).General([]int{3}, []int{0, 1}, []int{3}, []int{0, 1}))
 			memoFor = dOut
 		}
 		return dScores
@@ -62,7 +91,7 @@ func attnCore(q, k, v, mask *Node, scale float64) *Node {
 		},
 		func(dOut *Node) *Node { // dvᵀ = dOᵀ·P: [B, H, dv, Lk] → [B, Lk, H, dv]
 			dOutT := TransposeAllAxes(dOut, 0, 2, 3, 1) // [B, H, dv, Lq]
-			dvT := Dot(dOutT, probsV).General([]int{3}, []int{0, 1}, []int{2}, []int{0, 1})
+			dvT := Dot(dOutT, ConvertDType(probsOf(), dtype)).General([]int{3}, []int{0, 1}, []int{2}, []int{0, 1})
 			return ConvertDType(TransposeAllAxes(dvT, 0, 3, 1, 2), v.DType())
 		},
 	}
