@@ -461,6 +461,7 @@ func measureCheckpoint(o options, c sdConfigs, r *result, start time.Time) error
 		return err
 	}
 	store := u.Store()
+	built(r, start, store)
 	// AdamW's first and second moments, one of each per weight, as a step leaves them.
 	var vars []*model.Variable
 	for v := range store.IterVariables() {
@@ -482,7 +483,6 @@ func measureCheckpoint(o options, c sdConfigs, r *result, start time.Time) error
 			}
 		}
 	}
-	built(r, start, store)
 	dir, err := os.MkdirTemp(o.Scratch, "sdscale-checkpoint-")
 	if err != nil {
 		return err
