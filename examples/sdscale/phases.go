@@ -202,9 +202,7 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 		built(r, start, te.Store())
 		r.What = fmt.Sprintf("CLIP text encoder, 2 × %d tokens", tokens)
 		ids := randomIDs(rng, 2, tokens, c.text.VocabSize)
-		if r.FLOPs, err = forwardFLOPs(te.Store(), func(scope *model.Scope, in []*graph.Node) {
-			te.Forward(scope.Store().Scope(diffusion.TextEncoderScope), in[0])
-		}, shapes.Make(dtypes.Int32, 2, tokens)); err != nil {
+		if r.FLOPs, err = textFLOPs(te, 2, tokens); err != nil {
 			return err
 		}
 		return timed(r, true, func() error { _, _, err := te.Encode(ctx, ids); return err })
@@ -240,9 +238,7 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 		if err != nil {
 			return err
 		}
-		decF, err := forwardFLOPs(v.Store(), func(scope *model.Scope, in []*graph.Node) {
-			v.ForwardDecode(scope.Store().Scope(diffusion.VAEScope), in[0])
-		}, shapes.Make(dtypes.Float32, 1, lat, lat, c.vae.LatentChannels))
+		decF, err := decodeFLOPs(v, lat)
 		if err != nil {
 			return err
 		}
@@ -295,6 +291,20 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 		return nil
 	}
 	return fmt.Errorf("unknown phase %q", phase)
+}
+
+// textFLOPs counts the text encoder on n prompts of the given length.
+func textFLOPs(te *diffusion.TextEncoder, n, tokens int) (float64, error) {
+	return forwardFLOPs(te.Store(), func(scope *model.Scope, in []*graph.Node) {
+		te.Forward(scope.Store().Scope(diffusion.TextEncoderScope), in[0])
+	}, shapes.Make(dtypes.Int32, n, tokens))
+}
+
+// decodeFLOPs counts the VAE decoding one lat×lat latent.
+func decodeFLOPs(v *diffusion.AutoencoderKL, lat int) (float64, error) {
+	return forwardFLOPs(v.Store(), func(scope *model.Scope, in []*graph.Node) {
+		v.ForwardDecode(scope.Store().Scope(diffusion.VAEScope), in[0])
+	}, shapes.Make(dtypes.Float32, 1, lat, lat, v.Config().LatentChannels))
 }
 
 // newUNet builds the U-Net with random weights, computing in --precision (as the trainer's
@@ -360,15 +370,11 @@ func measureSample(ctx context.Context, o options, c sdConfigs, r *result, start
 	if err != nil {
 		return err
 	}
-	textF, err := forwardFLOPs(te.Store(), func(scope *model.Scope, in []*graph.Node) {
-		te.Forward(scope.Store().Scope(diffusion.TextEncoderScope), in[0])
-	}, shapes.Make(dtypes.Int32, 2, tokens))
+	textF, err := textFLOPs(te, 2, tokens)
 	if err != nil {
 		return err
 	}
-	decF, err := forwardFLOPs(v.Store(), func(scope *model.Scope, in []*graph.Node) {
-		v.ForwardDecode(scope.Store().Scope(diffusion.VAEScope), in[0])
-	}, shapes.Make(dtypes.Float32, 1, lat, lat, c.vae.LatentChannels))
+	decF, err := decodeFLOPs(v, lat)
 	if err != nil {
 		return err
 	}

@@ -130,18 +130,7 @@ var attnChunkElements = 32 << 20
 // attnQueryChunks splits the queries [0, lq) into chunks whose scores hold at most
 // attnChunkElements values: one chunk, [0, lq), for all but large attention.
 func attnQueryChunks(batch, heads, lq, lk int) [][2]int {
-	row := batch * heads * lk // score values per query
-	per := max(1, attnChunkElements/max(row, 1))
-	if per >= lq {
-		return [][2]int{{0, lq}}
-	}
-	n := (lq + per - 1) / per
-	per = (lq + n - 1) / n // even chunks
-	var chunks [][2]int
-	for r := 0; r < lq; r += per {
-		chunks = append(chunks, [2]int{r, min(r+per, lq)})
-	}
-	return chunks
+	return evenSpans(lq, attnChunkElements/max(batch*heads*lk, 1))
 }
 
 // attnSDPAOne is attnSDPA on one chunk of queries.

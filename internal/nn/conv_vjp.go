@@ -109,18 +109,23 @@ var convBandElements = 32 << 20
 // convBands splits the output rows [0, ho) into bands whose patch tensors hold at most
 // convBandElements values each: one band, [0, ho), for all but large convolutions.
 func convBands(g convGeom) [][2]int {
-	row := g.batch * g.wo * g.kh * g.kw * g.cin // patch values per output row
-	per := max(1, convBandElements/max(row, 1))
-	if per >= g.ho {
-		return [][2]int{{0, g.ho}}
+	return evenSpans(g.ho, convBandElements/max(g.batch*g.wo*g.kh*g.kw*g.cin, 1))
+}
+
+// evenSpans splits [0, n) into the fewest spans of at most per (≥ 1) items each, as even as
+// they can be: [[0, n)] when per ≥ n. Banded convolutions and chunked attention share it.
+func evenSpans(n, per int) [][2]int {
+	per = max(per, 1)
+	if per >= n {
+		return [][2]int{{0, n}}
 	}
-	n := (g.ho + per - 1) / per
-	per = (g.ho + n - 1) / n // even bands
-	var bands [][2]int
-	for r := 0; r < g.ho; r += per {
-		bands = append(bands, [2]int{r, min(r+per, g.ho)})
+	k := (n + per - 1) / per
+	per = (n + k - 1) / k
+	var spans [][2]int
+	for r := 0; r < n; r += per {
+		spans = append(spans, [2]int{r, min(r+per, n)})
 	}
-	return bands
+	return spans
 }
 
 // convWeightMatrix reshapes weight [cout, cin, kh, kw] to [cout, kh·kw·cin], the patches' order.
