@@ -48,6 +48,7 @@ type UNet struct {
 	predict   *model.Exec // Predict's graph
 
 	attnLinear atomic.Pointer[LinearFunc] // SetAttentionLinear's hook; nil: Linear
+	checkpoint atomic.Bool                // SetGradientCheckpointing
 }
 
 // Config returns the U-Net's configuration.
@@ -100,6 +101,21 @@ func (u *UNet) AttentionLinear() LinearFunc {
 	}
 	return Linear
 }
+
+// SetGradientCheckpointing turns gradient checkpointing on or off for the graphs Forward builds
+// afterwards (diffusers' enable_gradient_checkpointing and disable_gradient_checkpointing; off
+// by default). On, every ResNet, attention (Transformer2D) and resampling block of the
+// down, mid and up blocks, and the output layers, keep none of their activations for the
+// backward pass: the backward pass recomputes each block from its inputs when the gradient
+// reaches it (nn.Checkpoint). Training then holds about the blocks' inputs and outputs instead
+// of every activation, for about one more forward pass of compute; the values and gradients
+// are the same (TestUNetGradientCheckpointing). Graphs without a gradient pass only pay a few
+// scalar operations.
+func (u *UNet) SetGradientCheckpointing(on bool) { u.checkpoint.Store(on) }
+
+// GradientCheckpointing reports whether Forward builds checkpointed blocks (diffusers'
+// is_gradient_checkpointing).
+func (u *UNet) GradientCheckpointing() bool { return u.checkpoint.Load() }
 
 // ComputeDType returns the dtype the U-Net computes in (see SetComputeDType).
 func (u *UNet) ComputeDType() dtypes.DType { return orFloat32(u.dtype) }
@@ -162,7 +178,8 @@ func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node,
 	if cfg.TimeEmbeddingActFn != nil {
 		temb = diffusersActivation(*cfg.TimeEmbeddingActFn)(temb)
 	}
-	blocks := unetBlocks{cfg: cfg, plan: plan, temb: temb, context: context, attnLinear: nn.LinearFunc(attnLinear)}
+	blocks := unetBlocks{cfg: cfg, plan: plan, temb: temb, context: context, attnLinear: nn.LinearFunc(attnLinear),
+		checkpoint: u.GradientCheckpointing()}
 
 	k := cfg.ConvInKernel
 	h := nn.Conv2D(scope.In("conv_in"), sample, cfg.BlockOutChannels[0]).Kernel(k).Padding((k - 1) / 2).Done()
@@ -180,9 +197,11 @@ func (u *UNet) ForwardWith(scope *model.Scope, sample, timesteps, context *Node,
 	for i, b := range plan.up {
 		h, skips = blocks.up(ups.In("%d", i), b, h, skips)
 	}
-	h = diffusersActivation(cfg.ActFn)(nn.GroupNorm(scope.In("conv_norm_out"), h, plan.groups, cfg.NormEps))
-	k = cfg.ConvOutKernel
-	out := nn.Conv2D(scope.In("conv_out"), h, cfg.OutChannels).Kernel(k).Padding((k - 1) / 2).Done()
+	out := blocks.run(scope, func(scope *model.Scope, in []*Node) *Node {
+		h := diffusersActivation(cfg.ActFn)(nn.GroupNorm(scope.In("conv_norm_out"), in[0], plan.groups, cfg.NormEps))
+		k := cfg.ConvOutKernel
+		return nn.Conv2D(scope.In("conv_out"), h, cfg.OutChannels).Kernel(k).Padding((k - 1) / 2).Done()
+	}, h)
 	return ConvertDType(out, outDType)
 }
 

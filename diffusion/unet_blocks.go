@@ -15,6 +15,26 @@ type unetBlocks struct {
 	context *Node // [batch, Lk, cross_attention_dim]
 
 	attnLinear nn.LinearFunc // builds the attention projections (see UNet.ForwardWith)
+	checkpoint bool          // UNet.SetGradientCheckpointing
+}
+
+// run builds fn(scope, inputs): directly, or as a checkpointed block (nn.Checkpoint) that the
+// backward pass recomputes, with a fresh visit of scope each time it is built.
+func (u unetBlocks) run(scope *model.Scope, fn func(scope *model.Scope, in []*Node) *Node, inputs ...*Node) *Node {
+	if !u.checkpoint {
+		return fn(scope, inputs)
+	}
+	return nn.Checkpoint(scope.Store(), func(in []*Node) *Node { return fn(scope.ResetVisited(), in) }, inputs...)
+}
+
+// resnetAt runs the ResNet under scope on x (and the time embedding), as a block of its own.
+func (u unetBlocks) resnetAt(scope *model.Scope, r resnetBlock, x *Node) *Node {
+	return u.run(scope, func(scope *model.Scope, in []*Node) *Node { return r.apply(scope, in[0], in[1]) }, x, u.temb)
+}
+
+// transformerAt runs the Transformer2D under scope on x (and the context), as a block of its own.
+func (u unetBlocks) transformerAt(scope *model.Scope, t transformer2D, x *Node) *Node {
+	return u.run(scope, func(scope *model.Scope, in []*Node) *Node { return t.apply(scope, in[0], in[1]) }, x, u.context)
 }
 
 func (u unetBlocks) resnet(outChannels int, outScale float64) resnetBlock {
@@ -40,14 +60,16 @@ func (u unetBlocks) down(scope *model.Scope, b unetBlock, h *Node) (*Node, []*No
 		attentions = scope.In("attentions")
 	}
 	for j := range b.layers {
-		h = u.resnet(b.out, 1).apply(resnets.In("%d", j), h, u.temb)
+		h = u.resnetAt(resnets.In("%d", j), u.resnet(b.out, 1), h)
 		if b.crossAttention {
-			h = u.transformer(b, j).apply(attentions.In("%d", j), h, u.context)
+			h = u.transformerAt(attentions.In("%d", j), u.transformer(b, j), h)
 		}
 		skips = append(skips, h)
 	}
 	if b.resample {
-		h = downsample2D(scope.In("downsamplers").In("0"), h, u.cfg.DownsamplePadding)
+		h = u.run(scope.In("downsamplers").In("0"), func(scope *model.Scope, in []*Node) *Node {
+			return downsample2D(scope, in[0], u.cfg.DownsamplePadding)
+		}, h)
 		skips = append(skips, h)
 	}
 	return h, skips
@@ -59,14 +81,14 @@ func (u unetBlocks) down(scope *model.Scope, b unetBlock, h *Node) (*Node, []*No
 func (u unetBlocks) mid(scope *model.Scope, b unetBlock, h *Node) *Node {
 	resnets := scope.In("resnets")
 	resnet := u.resnet(b.out, u.cfg.MidBlockScaleFactor)
-	h = resnet.apply(resnets.In("0"), h, u.temb)
+	h = u.resnetAt(resnets.In("0"), resnet, h)
 	if b.layers == 0 {
 		return h
 	}
 	attentions := scope.In("attentions")
 	for j := range b.layers {
-		h = u.transformer(b, j).apply(attentions.In("%d", j), h, u.context)
-		h = resnet.apply(resnets.In("%d", j+1), h, u.temb)
+		h = u.transformerAt(attentions.In("%d", j), u.transformer(b, j), h)
+		h = u.resnetAt(resnets.In("%d", j+1), resnet, h)
 	}
 	return h
 }
@@ -86,15 +108,20 @@ func (u unetBlocks) up(scope *model.Scope, b unetBlock, h *Node, skips []*Node) 
 	for j := range b.layers {
 		skip := skips[len(skips)-1]
 		skips = skips[:len(skips)-1]
-		h = Concatenate([]*Node{h, skip}, -1)
-		h = u.resnet(b.out, 1).apply(resnets.In("%d", j), h, u.temb)
+		// The concatenation is inside the block: checkpointed, it is not kept beside h and skip.
+		resnet := u.resnet(b.out, 1)
+		h = u.run(resnets.In("%d", j), func(scope *model.Scope, in []*Node) *Node {
+			return resnet.apply(scope, Concatenate([]*Node{in[0], in[1]}, -1), in[2])
+		}, h, skip, u.temb)
 		if b.crossAttention {
-			h = u.transformer(b, j).apply(attentions.In("%d", j), h, u.context)
+			h = u.transformerAt(attentions.In("%d", j), u.transformer(b, j), h)
 		}
 	}
 	if b.resample {
 		next := skips[len(skips)-1].Shape().Dimensions
-		h = upsample2D(scope.In("upsamplers").In("0"), h, next[1], next[2])
+		h = u.run(scope.In("upsamplers").In("0"), func(scope *model.Scope, in []*Node) *Node {
+			return upsample2D(scope, in[0], next[1], next[2])
+		}, h)
 	}
 	return h, skips
 }
