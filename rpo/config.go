@@ -189,6 +189,12 @@ type Config struct {
 	// Precision is the float type the U-Net computes in for the whole run: PrecisionFP32 (the
 	// default; "" means the same), PrecisionBF16 or PrecisionFP16. See Precision.
 	Precision Precision `json:"precision,omitempty"`
+	// GradientCheckpointing recomputes each block of the trained U-Net in the backward pass
+	// instead of keeping its activations (diffusers' --gradient_checkpointing; see
+	// diffusion.UNet.SetGradientCheckpointing): the same gradients for about one more forward
+	// pass of compute, and the memory that makes a 512 px step fit (README, "Stable Diffusion
+	// at full size"). It does not change results, so a run may be resumed with it changed.
+	GradientCheckpointing bool `json:"gradient_checkpointing,omitempty"`
 }
 
 // DefaultConfig returns the paper's settings (Table 4) with the official code's behaviour where
@@ -244,6 +250,7 @@ func (c Config) Hash() string {
 		// "" and "fp32" are one setting, and runs started before the field existed record "".
 		c.Precision = ""
 	}
+	c.GradientCheckpointing = false // memory against compute; the results are the same
 	data, err := json.Marshal(c)
 	if err != nil { // only non-finite floats fail, and Validate refuses those
 		data = fmt.Appendf(nil, "%#v", c)

@@ -58,6 +58,7 @@ func MeasureStep(ctx context.Context, cfg Config, unet *diffusion.UNet, sched sc
 		return nil, err
 	}
 	defer restore()
+	defer useGradientCheckpointing(unet, cfg.GradientCheckpointing)()
 
 	m := &trainedModel{unet: unet}
 	defer m.release()

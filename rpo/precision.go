@@ -80,6 +80,14 @@ func useUNetPrecision(u *diffusion.UNet, p Precision) (restore func(), err error
 	return func() { _ = u.SetComputeDType(had) }, nil // had was accepted before
 }
 
+// useGradientCheckpointing sets the U-Net's gradient checkpointing for a run (Config.
+// GradientCheckpointing) and returns what puts the previous setting back.
+func useGradientCheckpointing(u *diffusion.UNet, on bool) (restore func()) {
+	had := u.GradientCheckpointing()
+	u.SetGradientCheckpointing(on)
+	return func() { u.SetGradientCheckpointing(had) }
+}
+
 // scaledBackward builds forward, the trained model in float16, with static loss scaling, and
 // returns its float32 output.
 //

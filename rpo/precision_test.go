@@ -36,6 +36,19 @@ func precisionSteps(t *testing.T, precisions ...Precision) map[Precision]stepOut
 // set (rather than in the compute precision, as Run keeps it).
 func precisionStepsWith(t *testing.T, frozen32 bool, precisions ...Precision) map[Precision]stepOutcome {
 	t.Helper()
+	return stepsWith(t, stepOptions{frozen32: frozen32}, precisions...)
+}
+
+// stepOptions varies how stepsWith sets the U-Net up.
+type stepOptions struct {
+	frozen32      bool // the frozen copy in float32 (not in the compute precision)
+	checkpointing bool // Config.GradientCheckpointing
+	loraRank      int  // train LoRA adapters of this rank (0: the whole U-Net)
+}
+
+// stepsWith is precisionSteps with the set-up that opts describe.
+func stepsWith(t *testing.T, opts stepOptions, precisions ...Precision) map[Precision]stepOutcome {
+	t.Helper()
 	env := newTinyEnv(t)
 	cfg := testConfig(ObjectiveRPONoEarlyStopping)
 	cfg.ValidateEvery, cfg.BatchSize = 0, 2
@@ -75,21 +88,32 @@ func precisionStepsWith(t *testing.T, frozen32 bool, precisions ...Precision) ma
 		if got := pipe.UNet.ComputeDType(); got != want {
 			t.Fatalf("%s: the U-Net computes in %s, want %s", p, got, want)
 		}
+		restoreCheckpointing := useGradientCheckpointing(pipe.UNet, opts.checkpointing)
 		m := &trainedModel{unet: pipe.UNet}
 		frozen := p
-		if frozen32 {
+		if opts.frozen32 {
 			frozen = PrecisionFP32
 		}
-		if err := m.copyBase(frozen); err != nil {
+		scope := diffusion.UNetScope
+		if opts.loraRank > 0 {
+			if m.lora, err = NewLoRA(pipe.UNet, opts.loraRank, 0, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.lora.Attach(); err != nil {
+				t.Fatal(err)
+			}
+			scope = LoRAScope
+		} else if err := m.copyBase(frozen); err != nil {
 			t.Fatal(err)
 		}
 		c := cfg
 		c.Precision = p
+		c.LoRARank = opts.loraRank
 		s, err := newStepper(c, m, tr.sched, tr.prediction)
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := stepOutcome{before: storeWeights(t, pipe.UNet.Store(), diffusion.UNetScope)}
+		o := stepOutcome{before: storeWeights(t, pipe.UNet.Store(), scope)}
 		for _, b := range batches {
 			res, err := s.run(b, d.data.shape, d.data.embShape)
 			if err != nil {
@@ -98,7 +122,7 @@ func precisionStepsWith(t *testing.T, frozen32 bool, precisions ...Precision) ma
 			o.results = append(o.results, res)
 		}
 		s.finalize()
-		o.after = storeWeights(t, pipe.UNet.Store(), diffusion.UNetScope)
+		o.after = storeWeights(t, pipe.UNet.Store(), scope)
 		// Master weights and AdamW's moments stay float32; the frozen copy is kept in the
 		// compute precision.
 		frozenDType, _ := frozen.DType()
@@ -111,6 +135,7 @@ func precisionStepsWith(t *testing.T, frozen32 bool, precisions ...Precision) ma
 				t.Errorf("%s: variable %s is %s, want %s", p, v.Path(), dt, want)
 			}
 		}
+		restoreCheckpointing()
 		restore()
 		if got := pipe.UNet.ComputeDType(); got != dtypes.Float32 {
 			t.Errorf("%s: after restore the U-Net computes in %s, want float32", p, got)

@@ -297,6 +297,7 @@ func (t *trainerRun) execute(ctx context.Context, rp *resumePoint) (res *Result,
 		return nil, err
 	}
 	defer restorePrecision()
+	defer useGradientCheckpointing(t.pipe.UNet, cfg.GradientCheckpointing)()
 
 	// Set-up: images, rewards, pairs, encodings.
 	setupStart := time.Now()

@@ -23,7 +23,9 @@
 //	checkpoint  a full fine-tune's checkpoint (U-Net and AdamW's moments, ≈10 GB for SD-1.5)
 //	        written as the trainer writes it (streamed, atomic) into --scratch, and read back
 //
-// --precision chooses the RPO steps' compute dtype (rpo.Config.Precision).
+// --precision chooses the RPO steps' compute dtype (rpo.Config.Precision);
+// --gradient-checkpointing (on by default) recomputes the trained U-Net's blocks in the
+// backward pass (rpo.Config.GradientCheckpointing), which is what makes a 512 px step fit.
 // --model is sd15, sd21-base, or a diffusers folder whose unet/, vae/ and text_encoder/
 // config.json are read (the weights are not). Set GODEBUG=asyncpreemptoff=1 on the Go backend
 // (see the README's Performance section).
@@ -53,6 +55,7 @@ type options struct {
 	Size        int    `json:"size"`
 	SampleSteps int    `json:"sample_steps"`
 	Precision   string `json:"precision"`
+	Checkpoint  bool   `json:"gradient_checkpointing"`
 	Scratch     string `json:"scratch"`
 	Seed        int64  `json:"seed"`
 }
@@ -111,6 +114,7 @@ func main() {
 	flag.IntVar(&o.SampleSteps, "sample-steps", 50, "sampler steps of the sample phase")
 	flag.Int64Var(&o.Seed, "seed", 1, "seed of the random weights and inputs")
 	flag.StringVar(&o.Precision, "precision", "fp32", "compute dtype of the RPO steps: fp32, bf16 or fp16")
+	flag.BoolVar(&o.Checkpoint, "gradient-checkpointing", true, "RPO steps recompute the trained U-Net's blocks in the backward pass instead of keeping their activations")
 	flag.StringVar(&o.Scratch, "scratch", os.TempDir(), "folder for the checkpoint phase's files (removed after)")
 	list := flag.String("phases", strings.Join(phases, ","), "comma-separated phases to run: "+strings.Join(phases, ", "))
 	flag.Parse()

@@ -266,6 +266,7 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 		built(r, start, u.Store())
 		cfg := rpo.DefaultConfig()
 		cfg.Class, cfg.BatchSize, cfg.Precision = "dog", 1, rpo.Precision(o.Precision)
+		cfg.GradientCheckpointing = o.Checkpoint
 		kind := "full fine-tune"
 		if phase == "rpo-lora" {
 			cfg.LoRARank, cfg.LoRAAlpha = 4, 4
@@ -275,9 +276,13 @@ func measureSD(ctx context.Context, phase string, o options, c sdConfigs, r *res
 		if err != nil {
 			return err
 		}
+		if o.Checkpoint {
+			kind += ", gradient checkpointing"
+		}
 		r.What = fmt.Sprintf("RPO step, %s, one pair at %d px, AdamW, %s", kind, o.Size, cmp.Or(cfg.Precision, rpo.PrecisionFP32))
 		// Forward and backward of the trained U-Net (the backward about twice the forward's
-		// matmuls) and the frozen forward, on the pair's two images.
+		// matmuls) and the frozen forward, on the pair's two images; the model's FLOPs, so the
+		// forward that checkpointing repeats is not counted.
 		unetF, err := unetFLOPs(u, 2, lat, [3]int{2, tokens, c.unet.CrossAttentionDim.Value})
 		if err != nil {
 			return err
