@@ -118,6 +118,9 @@ type options struct {
 	// Precision is the U-Net's compute type (an rpo.Precision: fp32, bf16, fp16), for training
 	// and for every image the program draws.
 	Precision string
+	// GradientCheckpointing recomputes the U-Net's blocks in the backward pass
+	// (rpo.Config.GradientCheckpointing): less memory, about a third more compute per step.
+	GradientCheckpointing bool
 
 	// Not flags.
 
@@ -221,6 +224,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Precision, "precision", o.Precision, "the U-Net's compute type, in training and in every image drawn: fp32, bf16 or fp16 "+
 		"(diffusers' --mixed_precision no, bf16, fp16); weights, gradients and AdamW stay float32. Half precision is for GPU (XLA) backends: "+
 		"on the Go backend it is slower than fp32")
+	fs.BoolVar(&o.GradientCheckpointing, "gradient-checkpointing", o.GradientCheckpointing, "recompute the U-Net's blocks in the backward pass instead of keeping their activations "+
+		"(diffusers' --gradient_checkpointing): the same results, far less memory, about a third more compute per step; what makes a 512 px Stable Diffusion step fit on a 24 GiB machine")
 	fs.IntVar(&o.MaxImagePixels, "max-image-pixels", o.MaxImagePixels, "the largest reference photo read, in pixels (width × height, checked from the file's header before decoding)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

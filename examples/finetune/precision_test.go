@@ -70,3 +70,21 @@ func TestPrecisionFlag(t *testing.T) {
 		t.Errorf("report.json: precision %q, graphs %s; want bf16 and the training step's graph", rep.Config.Precision, g)
 	}
 }
+
+// --gradient-checkpointing reaches the trainer's configuration (off by default).
+func TestGradientCheckpointingFlag(t *testing.T) {
+	args := []string{"--model", "sd", "--reward", "align", "--subject-dir", "photos", "--class", "dog"}
+	for _, on := range []bool{false, true} {
+		a := args
+		if on {
+			a = append(a, "--gradient-checkpointing")
+		}
+		o, err := parseFlags(a, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := settingsOf(o); err != nil || s.cfg.GradientCheckpointing != on {
+			t.Errorf("--gradient-checkpointing %v: config %v, %v", on, s.cfg.GradientCheckpointing, err)
+		}
+	}
+}

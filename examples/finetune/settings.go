@@ -61,6 +61,7 @@ func settingsOf(o options) (settings, error) {
 	cfg.LambdaTrain, cfg.Beta, cfg.BatchSize, cfg.LambdaVal = o.LambdaTrain, o.Beta, o.Batch, o.LambdaVal
 	cfg.ImagesPerPrompt, cfg.ValidationImagesPerPrompt, cfg.NumClassImages = o.ImagesPerPrompt, o.ValImages, o.ClassImages
 	cfg.Precision = rpo.Precision(o.Precision)
+	cfg.GradientCheckpointing = o.GradientCheckpointing
 	check := cfg // the class and objective errors are reported above
 	if strings.TrimSpace(check.Class) == "" {
 		check.Class = "subject"
