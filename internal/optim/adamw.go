@@ -42,6 +42,10 @@ type AdamW struct {
 	WeightDecay  float64
 	MaxGradNorm  float64 // ≤ 0: no clipping
 	Scope        string  // absolute scope of the state; "" means DefaultScope
+	// DecayMatricesOnly applies the weight decay to variables of rank ≥ 2 only (Linear weights,
+	// convolution kernels, embeddings), not to biases and norm scales: the usual "no_decay"
+	// parameter group of torch training scripts. The toy world's judge and reward model train so.
+	DecayMatricesOnly bool
 }
 
 // StateScope is the absolute scope of the optimiser's state variables.
@@ -159,7 +163,7 @@ func (o AdamW) update(scope *model.Scope, loss, lrNode *Node) AdamWStats {
 		vVar.SetTrainable(false)
 
 		p := params[i]
-		if o.WeightDecay != 0 {
+		if o.WeightDecay != 0 && (!o.DecayMatricesOnly || v.Shape().Rank() >= 2) {
 			p = Mul(p, asDType(decay))
 		}
 		m := Add(MulScalar(mVar.NodeValue(g), o.Beta1), MulScalar(gr, 1-o.Beta1))

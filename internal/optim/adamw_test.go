@@ -124,7 +124,9 @@ func (h *hostAdamW) update(grads [][]float64) {
 	for k, p := range h.params {
 		for i := range p {
 			g := grads[k][i]
-			p[i] *= 1 - lr*o.WeightDecay
+			if !o.DecayMatricesOnly || k == 0 { // params: the weight [2, 3], then the bias [3]
+				p[i] *= 1 - lr*o.WeightDecay
+			}
 			h.m[k][i] = o.Beta1*h.m[k][i] + (1-o.Beta1)*g
 			h.v[k][i] = o.Beta2*h.v[k][i] + (1-o.Beta2)*g*g
 			denom := math.Sqrt(h.v[k][i])/math.Sqrt(bc2) + o.Epsilon
@@ -176,6 +178,9 @@ func TestAdamWMatchesTorch(t *testing.T) {
 	cases["large epsilon"] = bigEps
 	paper := AdamW{LearningRate: 5e-6, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 0.01, MaxGradNorm: 1, Scope: DefaultScope} // the RPO paper's settings
 	cases["paper defaults"] = paper
+	matrices := withDecay
+	matrices.DecayMatricesOnly = true // the weight [2, 3] decays, the bias [3] does not
+	cases["decay matrices only"] = matrices
 
 	for name, opt := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/support/exceptions"
 
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/optim"
 )
 
 // Where the store keeps the network and the optimiser's state.
@@ -101,7 +99,10 @@ func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
 			hit := Equal(ArgMax(lg, -1, dtypes.Int32), y)
 			correct[h] = ReduceAllSum(ConvertDType(hit, dtypes.Float32))
 		}
-		adamUpdate(net, loss, lr, opts.WeightDecay)
+		// AdamW (β = 0.9, 0.999, ε = 1e-8) at the host's learning rate, decaying conv and Linear
+		// weights only.
+		optim.AdamW{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: opts.WeightDecay, DecayMatricesOnly: true,
+			Scope: optimizerScope}.UpdateWithLearningRate(net, loss, lr)
 		return append([]*Node{loss}, correct...)
 	})
 	if err != nil {
@@ -194,55 +195,4 @@ func learningRate(o TrainOptions, s int) float64 {
 	t := float64(s-o.WarmupSteps) / float64(max(1, o.Steps-o.WarmupSteps))
 	const floor = 0.02
 	return o.LearningRate * (floor + (1-floor)*0.5*(1+math.Cos(math.Pi*t)))
-}
-
-// adamUpdate adds one Adam step with decoupled weight decay (AdamW, β = 0.9, 0.999, ε = 1e-8)
-// for every trainable variable under scope that loss's graph uses, at learning rate lr (a
-// float32 scalar fed each step, so the schedule lives on the host). Weight decay applies to
-// conv and Linear weights (rank ≥ 2), not to biases and norms.
-func adamUpdate(scope *model.Scope, loss, lr *Node, weightDecay float64) {
-	const beta1, beta2, eps = 0.9, 0.999, 1e-8
-	g := loss.Graph()
-	var vars []*model.Variable
-	for v := range scope.IterVariables() {
-		if v.Trainable && v.InUseByGraph(g) {
-			vars = append(vars, v)
-		}
-	}
-	if len(vars) == 0 {
-		exceptions.Panicf("judge: no trainable variable under %s", scope.Scope())
-	}
-	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
-	params := make([]*Node, len(vars))
-	for i, v := range vars {
-		params[i] = v.NodeValue(g)
-	}
-	grads := Gradient(loss, params...)
-
-	store := scope.Store()
-	stepVar := store.VariableWithShape(optimizerScope+"/step", shapes.Make(dtypes.Float32), Zeros)
-	stepVar.SetTrainable(false)
-	t := AddScalar(stepVar.NodeValue(g), 1)
-	stepVar.SetNodeValue(t)
-	bc1 := OneMinus(Pow(Scalar(g, dtypes.Float32, beta1), t))
-	bc2 := OneMinus(Pow(Scalar(g, dtypes.Float32, beta2), t))
-	stepSize := Div(lr, bc1)
-	bc2Sqrt := Sqrt(bc2)
-	for i, v := range vars {
-		mVar := store.VariableWithShape(optimizerScope+"/m"+v.Path(), v.Shape(), Zeros)
-		vVar := store.VariableWithShape(optimizerScope+"/v"+v.Path(), v.Shape(), Zeros)
-		mVar.SetTrainable(false)
-		vVar.SetTrainable(false)
-		p, gr := params[i], grads[i]
-		if weightDecay > 0 && v.Shape().Rank() >= 2 {
-			p = Sub(p, Mul(MulScalar(lr, weightDecay), p))
-		}
-		m := Add(MulScalar(mVar.NodeValue(g), beta1), MulScalar(gr, 1-beta1))
-		sq := Add(MulScalar(vVar.NodeValue(g), beta2), MulScalar(Square(gr), 1-beta2))
-		denom := AddScalar(Div(Sqrt(sq), bc2Sqrt), eps)
-		p = Sub(p, Mul(stepSize, Div(m, denom)))
-		mVar.SetNodeValue(m)
-		vVar.SetNodeValue(sq)
-		v.SetNodeValue(p)
-	}
 }
