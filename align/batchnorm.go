@@ -42,6 +42,15 @@ func batchNorm2D(scope *model.Scope, x *Node, eps float64) *Node {
 // x: [batch, height, width, inChannels] → [batch, outHeight, outWidth, outChannels].
 func convBatchNorm(conv, bn *model.Scope, x *Node, outChannels, kernel int, cfg nn.ConvConfig, eps float64) *Node {
 	g, dtype := x.Graph(), x.DType()
+	weight := convWeight(conv, x, outChannels, kernel, cfg)
+	scale, shift := batchNormAffine(bn, g, dtype, outChannels, eps)
+	weight = Mul(weight, Reshape(scale, outChannels, 1, 1, 1))
+	return nn.Conv2DWeights(x, weight, shift, cfg)
+}
+
+// convWeight returns the "weight" [outChannels, inChannels/groups, k, k] of a bias-free Conv2d
+// under scope (Kaiming-uniform where new), after checking that x is large enough for it.
+func convWeight(conv *model.Scope, x *Node, outChannels, kernel int, cfg nn.ConvConfig) *Node {
 	groups := max(cfg.Groups, 1)
 	h, w, cin := x.Shape().Dim(1), x.Shape().Dim(2), x.Shape().Dim(-1)
 	// Checked here because nn.ConvConfig.OutputSize rounds a negative (in + pads − k) / stride
@@ -51,9 +60,37 @@ func convBatchNorm(conv, bn *model.Scope, x *Node, outChannels, kernel int, cfg 
 			conv.Scope(), h, w, p, kernel, kernel)
 	}
 	fanIn := cin / groups * kernel * kernel
-	weight := nn.Variable(conv, "weight", shapes.Make(dtype, outChannels, cin/groups, kernel, kernel),
-		nn.KaimingUniformInit(fanIn)).NodeValue(g)
-	scale, shift := batchNormAffine(bn, g, dtype, outChannels, eps)
-	weight = Mul(weight, Reshape(scale, outChannels, 1, 1, 1))
-	return nn.Conv2DWeights(x, weight, shift, cfg)
+	return nn.Variable(conv, "weight", shapes.Make(x.DType(), outChannels, cin/groups, kernel, kernel),
+		nn.KaimingUniformInit(fanIn)).NodeValue(x.Graph())
+}
+
+// batchNormMomentum is PyTorch's BatchNorm momentum for the running statistics in train mode:
+// running ← (1 − m)·running + m·batch.
+const batchNormMomentum = 0.1
+
+// convBatchNormTraining is a bias-free Conv2d followed by a train-mode BatchNorm2d (see
+// AlignVisionModelTraining): the convolution's output is normalised by its batch mean and biased
+// variance per channel, then scaled by "weight" and shifted by "bias"; running_mean and
+// running_var move towards the batch's statistics.
+func convBatchNormTraining(conv, bn *model.Scope, x *Node, outChannels, kernel int, cfg nn.ConvConfig, eps float64) *Node {
+	g, dtype := x.Graph(), x.DType()
+	y := nn.Conv2DWeights(x, convWeight(conv, x, outChannels, kernel, cfg), nil, cfg)
+
+	shape := shapes.Make(dtype, outChannels)
+	gamma := nn.Variable(bn, "weight", shape, nn.ConstantInit(1)).NodeValue(g)
+	beta := nn.Variable(bn, "bias", shape, nn.ConstantInit(0)).NodeValue(g)
+	rm := nn.Variable(bn, "running_mean", shape, nn.ConstantInit(0))
+	rv := nn.Variable(bn, "running_var", shape, nn.ConstantInit(1))
+
+	mean := ReduceMean(y, 0, 1, 2)
+	centred := Sub(y, Reshape(mean, 1, 1, 1, outChannels))
+	variance := ReduceMean(Square(centred), 0, 1, 2)
+	d := y.Shape().Dimensions
+	n := float64(d[0] * d[1] * d[2])
+	unbiased := MulScalar(StopGradient(variance), n/max(1, n-1))
+	rm.SetNodeValue(Add(MulScalar(rm.NodeValue(g), 1-batchNormMomentum), MulScalar(StopGradient(mean), batchNormMomentum)))
+	rv.SetNodeValue(Add(MulScalar(rv.NodeValue(g), 1-batchNormMomentum), MulScalar(unbiased, batchNormMomentum)))
+
+	scale := Mul(gamma, Reciprocal(Sqrt(AddScalar(variance, eps))))
+	return Add(Mul(centred, Reshape(scale, 1, 1, 1, outChannels)), Reshape(beta, 1, 1, 1, outChannels))
 }

@@ -26,6 +26,24 @@ import (
 // PyTorch's "same" (k−1 in all, the odd one at the bottom and right), a stride-2 one pads
 // correct_pad's (k/2−1, k/2) per axis, or (k/2, k/2) for the blocks listed in depthwise_padding.
 func AlignVisionModel(scope *model.Scope, cfg *AlignVisionConfig, pixels *Node) (lastHidden, pooled *Node) {
+	return alignVisionModel(scope, cfg, pixels, convBatchNorm)
+}
+
+// AlignVisionModelTraining is AlignVisionModel in PyTorch's train mode, for training or
+// fine-tuning the image tower: every BatchNorm normalises with the batch's mean and biased
+// variance over batch, height and width, and moves its running_mean and running_var (which
+// AlignVisionModel reads) towards the batch's statistics with PyTorch's momentum 0.1 (the
+// unbiased variance, as PyTorch keeps it). Run its graph with model.Exec so the new running
+// statistics are stored. Dropout and drop-connect stay inactive.
+func AlignVisionModelTraining(scope *model.Scope, cfg *AlignVisionConfig, pixels *Node) (lastHidden, pooled *Node) {
+	return alignVisionModel(scope, cfg, pixels, convBatchNormTraining)
+}
+
+// convBN is a bias-free convolution followed by a BatchNorm2d: convBatchNorm (inference) or
+// convBatchNormTraining. conv and bn are the two modules' scopes.
+type convBN func(conv, bn *model.Scope, x *Node, outChannels, kernel int, cfg nn.ConvConfig, eps float64) *Node
+
+func alignVisionModel(scope *model.Scope, cfg *AlignVisionConfig, pixels *Node, convBatchNorm convBN) (lastHidden, pooled *Node) {
 	if pixels.Rank() != 4 || pixels.Shape().Dim(-1) != cfg.NumChannels {
 		exceptions.Panicf("align: pixels %s, want [batch, height, width, %d] (channels last)", pixels.Shape(), cfg.NumChannels)
 	}
@@ -41,7 +59,7 @@ func AlignVisionModel(scope *model.Scope, cfg *AlignVisionConfig, pixels *Node) 
 
 	blocks := scope.In("encoder").In("blocks")
 	for i, b := range cfg.blocks() {
-		x = mbConv(blocks.In("%d", i), cfg, b, act, x)
+		x = mbConv(blocks.In("%d", i), cfg, b, act, convBatchNorm, x)
 	}
 
 	d := x.Shape().Dimensions
@@ -62,7 +80,7 @@ func AlignVisionModel(scope *model.Scope, cfg *AlignVisionConfig, pixels *Node) 
 // mbConv is one MBConv block (AlignVisionBlock): expansion (1×1 conv, BN, act) unless the
 // expansion ratio is 1, depthwise conv (BN, act), squeeze-and-excitation, projection (1×1 conv,
 // BN), and the input added back for every block but the first of a stage.
-func mbConv(scope *model.Scope, cfg *AlignVisionConfig, b mbConvBlock, act func(*Node) *Node, x *Node) *Node {
+func mbConv(scope *model.Scope, cfg *AlignVisionConfig, b mbConvBlock, act func(*Node) *Node, convBatchNorm convBN, x *Node) *Node {
 	eps := cfg.BatchNormEps
 	input := x
 	dim := b.inDim

@@ -33,6 +33,10 @@ type AdamW struct {
 	WeightDecay  float64
 	MaxGradNorm  float64 // ≤ 0: no clipping
 	Scope        string  // absolute scope of the state; "" means DefaultOptimizerScope
+	// DecayMatricesOnly applies the weight decay to variables of rank ≥ 2 only (Linear weights,
+	// convolution kernels), not to biases and norm scales: the "no_decay" parameter group of
+	// many torch scripts. torch.optim.AdamW, and the paper's runs, decay every parameter (false).
+	DecayMatricesOnly bool
 }
 
 // AdamWStats are graph values of one AdamW.Update, for logging.

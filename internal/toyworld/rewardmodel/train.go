@@ -73,8 +73,7 @@ type Trained struct {
 // per render (its caption with one attribute swapped, see Example), text→image over the batch's
 // renders. Every example is fresh (toyworld.GenericScene of TrainSeed(Seed, k)). The image
 // tower trains with batch statistics and keeps PyTorch's running averages for inference
-// (visionTrain). The same options on the same backend give the same
-// weights.
+// (align.AlignVisionModelTraining). The same options on the same backend give the same weights.
 func Train(ctx context.Context, opts TrainOptions) (tr *Trained, err error) {
 	if opts.Steps <= 0 || opts.Batch <= 0 {
 		return nil, fmt.Errorf("rewardmodel: train: steps (%d) and batch (%d) must be positive", opts.Steps, opts.Batch)
@@ -113,7 +112,7 @@ func Train(ctx context.Context, opts TrainOptions) (tr *Trained, err error) {
 	B := opts.Batch
 	step, err := model.NewExec(opts.Backend, store, func(scope *model.Scope, pixels, ids, mask, lr *Node) []*Node {
 		net := scope.In("model")
-		img := visionTrain(net.In("vision_model"), cfg.VisionConfig, TransposeAllAxes(pixels, 0, 2, 3, 1))
+		_, img := align.AlignVisionModelTraining(net.In("vision_model"), cfg.VisionConfig, TransposeAllAxes(pixels, 0, 2, 3, 1))
 		txt := m.TextFeatures(net, ids, mask, nil)
 		logits := m.LogitsPerImage(net, img, txt) // [B, 2B]: captions, then hard negatives
 		i2t := smoothedCE(logits)
