@@ -10,11 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gorpo/gorpo/align"
 	"github.com/gorpo/gorpo/diffusion"
-	"github.com/gorpo/gorpo/internal/toyworld"
-	"github.com/gorpo/gorpo/internal/toyworld/judge"
-	"github.com/gorpo/gorpo/internal/toyworld/rewardmodel"
 	"github.com/gorpo/gorpo/reward"
 	"github.com/gorpo/gorpo/rpo"
 	rporeport "github.com/gorpo/gorpo/rpo/report"
@@ -40,217 +36,87 @@ const (
 // printed where the checkpoints are.
 func run(ctx context.Context, o options, stdout io.Writer) error {
 	start := time.Now()
-	if err := compareConflicts(o); err != nil {
-		return err
-	}
-	log := o.log
-	if log == nil {
-		log = os.Stderr
-	}
-	var toy *toySource
-	if o.toy() {
-		var err error
-		if toy, o, err = toySetup(o); err != nil {
-			return err
-		}
-	} else if err := modelConflicts(o); err != nil {
-		return err
-	}
-	s, err := settingsOf(o)
+	p, err := prepare(o)
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(s.out); err == nil && !st.IsDir() {
-		return fmt.Errorf("--out %s is a file: want a folder (a new one, or a run's folder)", s.out)
-	}
-	s.compare = o.Compare
-	var photos []image.Image
-	var photoPaths []string
-	if toy != nil {
-		photos, photoPaths = toy.photos, []string{}
-		s.cfg.TrainingTemplates = toy.templates
-	} else if photos, photoPaths, err = loadPhotos(o.SubjectDir, o.MaxImagePixels); err != nil {
-		return err
-	}
-	if s.cfg.ReferencePrompts, err = referencePrompts(o.ReferencePrompts, toy, len(photos)); err != nil {
-		return err
-	}
-	if o.Resume {
-		if s, err = resumeSettings(s, o.explicit); err != nil {
-			return err
-		}
-	}
-	jobs, err := trainingJobs(o, s)
+	release, err := p.claimOut()
 	if err != nil {
 		return err
-	}
-	// The output folder, locked against another run, and (--resume) its checkpoint, checked whole
-	// before anything is loaded or drawn.
-	release, err := rpo.LockOutDir(s.out)
-	if err != nil {
-		return fmt.Errorf("--out: %w", err)
 	}
 	defer release()
-	for _, j := range jobs {
-		latest := filepath.Join(j.s.out, rpo.LatestCheckpoint)
-		if o.Resume && exists(latest) {
-			if _, err := rpo.VerifyCheckpoint(latest); err != nil {
-				return fmt.Errorf("--resume: %w (start over with --overwrite)", err)
-			}
-		}
-		if !o.Resume && !o.Overwrite && exists(filepath.Join(j.s.out, rpo.RunFile)) {
-			return fmt.Errorf("--out %s holds an earlier run: --resume continues it, --overwrite starts a new one", j.s.out)
-		}
-		if o.Reward == "" && toy == nil && (j.s.cfg.Objective.Preference() || j.s.cfg.ValidateEvery > 0) {
-			return fmt.Errorf("--reward DIR is required: objective %s uses the ALIGN reward to %s", j.s.cfg.Objective,
-				map[bool]string{true: "label preferences and validate", false: "validate (--validate-every 0 turns validation off)"}[j.s.cfg.Objective.Preference()])
-		}
-	}
 
-	// The models.
-	pipe, err := loadPipeline(o.Model, s.cfg.Precision)
+	pipe, embedder, closeModels, err := p.loadModels()
 	if err != nil {
-		return fmt.Errorf("%s: %w", modelFlag(o, toy), err)
+		return err
 	}
-	for _, note := range pipe.Notes {
-		fmt.Fprintln(log, "model:", note)
-	}
-	if s.gen.Height == 0 {
-		if s.gen.Height, s.gen.Width, err = pipe.DefaultSize(); err != nil {
-			return fmt.Errorf("--model: %w (give --size)", err)
-		}
-	}
-	for i := range jobs {
-		jobs[i].s.gen = s.gen
-	}
-	var embedder reward.Embedder
-	if o.Reward != "" {
-		a, err := align.LoadALIGN(o.Reward)
-		if err != nil {
-			return fmt.Errorf("--reward: %w", err)
-		}
-		defer a.Finalize()
-		embedder = a
-	} else if toy != nil {
-		a, err := rewardmodel.Load()
-		if err != nil {
-			return fmt.Errorf("toy reward model: %w", err)
-		}
-		defer a.Finalize()
-		embedder = a
-	}
+	defer closeModels()
 
 	// The first trainer, checked before any image is drawn (Resume builds its own; the others of
 	// --compare are built on a fresh copy of the base model when their turn comes).
-	t := &trainings{o: o, embedder: embedder, photos: photos, log: log, stdout: stdout}
+	t := &trainings{o: p.o, embedder: embedder, photos: p.photos, log: p.log, stdout: stdout}
 	hooks := rpo.Hooks{OnStep: func(step int, _ rpo.Losses) {
-		if o.onStep != nil {
-			o.onStep(step)
+		if p.o.onStep != nil {
+			p.o.onStep(step)
 		}
 	}}
-	t.common = []rpo.TrainerOption{rpo.Logger(log), rpo.WithHooks(hooks), rpo.PlotRewardCurve(rporeport.WriteRewardCurvePNG)}
+	t.common = []rpo.TrainerOption{rpo.Logger(p.log), rpo.WithHooks(hooks), rpo.PlotRewardCurve(rporeport.WriteRewardCurvePNG)}
 	var trainer *rpo.Trainer
-	if !o.Resume {
-		if trainer, err = t.newTrainer(jobs[0].s, pipe); err != nil {
+	if !p.o.Resume {
+		if trainer, err = t.newTrainer(p.jobs[0].s, pipe); err != nil {
 			return err
 		}
 	}
-	var allPrompts []string
-	var intents []toyworld.Intent
-	if toy != nil {
-		allPrompts, intents, err = toy.evaluationPrompts(s.cfg.Token)
-	} else {
-		allPrompts, err = rpo.EvaluationPrompts(s.cfg.Live, s.cfg.Token, s.cfg.Class)
-	}
-	if err != nil {
-		return err
-	}
-	ev, err := newEvaluation(s.cfg, s.gen, allPrompts, o.EvalPrompts, o.EvalImages, photos)
-	if err != nil {
-		return err
-	}
-	t.ev = ev
-	if toy != nil {
-		j, err := judge.Load()
-		if err != nil {
-			return fmt.Errorf("toy judge: %w", err)
-		}
-		defer j.Finalize()
-		picked := make([]toyworld.Intent, len(ev.picked))
-		for i, k := range ev.picked {
-			picked[i] = intents[k]
-		}
-		ev.fidelity = toy.fidelity(j, picked, ev.ImagesPerPrompt)
-	}
-	if embedder != nil {
-		if ev.scorer, err = reward.NewScorer(ctx, embedder, photos, reward.WithTokens(subjectTokens(s.cfg.Token)...)); err != nil {
-			return interrupted(ctx, stdout, s, err)
-		}
-	}
-	fmt.Fprintln(stdout, headline(o, s, len(photos)))
 
-	// Before: the base model. An earlier run's after images and report go first: they would
-	// describe other weights until this run rewrites them.
-	if err := os.MkdirAll(s.out, 0o755); err != nil {
+	ev, closeJudge, err := p.evaluation(ctx, embedder, stdout)
+	if err != nil {
 		return err
 	}
-	stale := []string{reportFile, reportMD}
-	for _, j := range jobs {
-		stale = append(stale, j.after)
-	}
-	for _, name := range stale {
-		if err := os.Remove(filepath.Join(s.out, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	before, err := ev.generate(ctx, pipe, beforeFile, log)
+	defer closeJudge()
+	t.ev = ev
+	fmt.Fprintln(stdout, headline(p.o, p.s, len(p.photos)))
+
+	base, err := p.drawBefore(ctx, ev, pipe, stdout)
 	if err != nil {
-		return interrupted(ctx, stdout, s, err)
-	}
-	if err := ev.writeGrid(filepath.Join(s.out, beforeFile), before); err != nil {
 		return err
-	}
-	base, err := ev.score(ctx, before)
-	if err != nil {
-		return interrupted(ctx, stdout, s, err)
 	}
 
 	// Training, an objective at a time, each from the base weights.
-	rep := newReport(o, s, photoPaths, ev, base)
-	if toy != nil {
-		rep.Inputs.Subject = toy.subject.Name
-		if o.Reward == "" {
+	rep := newReport(p.o, p.s, p.photoPaths, ev, base)
+	if p.toy != nil {
+		rep.Inputs.Subject = p.toy.subject.Name
+		if p.o.Reward == "" {
 			rep.Inputs.Reward = "the toy reward model (internal/toyworld/rewardmodel, embedded)"
 		}
 	}
-	for k, j := range jobs {
+	for k, j := range p.jobs {
 		if k > 0 {
-			fmt.Fprintf(log, "compare: objective %s (%d of %d), from the base model\n", j.s.cfg.Objective, k+1, len(jobs))
-			if pipe, err = loadPipeline(o.Model, s.cfg.Precision); err != nil {
-				return fmt.Errorf("%s: %w", modelFlag(o, toy), err)
+			fmt.Fprintf(p.log, "compare: objective %s (%d of %d), from the base model\n", j.s.cfg.Objective, k+1, len(p.jobs))
+			if pipe, err = loadPipeline(p.o.Model, p.s.cfg.Precision); err != nil {
+				return fmt.Errorf("%s: %w", modelFlag(p.o, p.toy), err)
 			}
 			if trainer, err = t.newTrainer(j.s, pipe); err != nil {
 				return err
 			}
 		}
-		res, tuned, err := t.train(ctx, j, pipe, trainer, s.out)
+		res, tuned, err := t.train(ctx, j, pipe, trainer, p.s.out)
 		if err != nil {
 			return err
 		}
-		rep.add(o, j.s, res, tuned)
+		rep.add(p.o, j.s, res, tuned)
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	if err := rep.write(filepath.Join(s.out, reportFile)); err != nil {
+	if err := rep.write(filepath.Join(p.s.out, reportFile)); err != nil {
 		return err
 	}
-	if err := rep.writeMarkdown(filepath.Join(s.out, reportMD)); err != nil {
+	if err := rep.writeMarkdown(filepath.Join(p.s.out, reportMD)); err != nil {
 		return err
 	}
-	if o.Compare {
-		printCompare(stdout, s, rep, time.Since(start))
+	if p.o.Compare {
+		printCompare(stdout, p.s, rep, time.Since(start))
 	} else {
 		r := rep.Runs[0]
-		printSummary(stdout, jobs[0].s, r.result, ev, base, r.Run.scores, time.Since(start))
+		printSummary(stdout, p.jobs[0].s, r.result, ev, base, r.Run.scores, time.Since(start))
 	}
 	return nil
 }
