@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
@@ -64,9 +65,9 @@ type ALIGN struct {
 	backend     compute.Backend
 	store       *model.Store
 	mu          sync.Mutex
-	imageExec   *model.Exec
-	textExec    *model.Exec
-	forwardExec *model.Exec
+	imageExec   *hostexec.Exec
+	textExec    *hostexec.Exec
+	forwardExec *hostexec.Exec
 }
 
 // ErrMissingFile is wrapped by the errors of EmbedImages and EmbedTexts when the checkpoint folder
@@ -137,9 +138,7 @@ func loadALIGN(fsys modelfs.FS, dir string, opts []LoadOption) (*ALIGN, error) {
 	if err := m.loadProcessing(fsys); err != nil {
 		return nil, err
 	}
-	if err := m.newExecs(); err != nil {
-		return nil, err
-	}
+	m.newExecs()
 	return m, nil
 }
 
@@ -162,9 +161,7 @@ func NewALIGN(cfg *AlignConfig, seed int64) (*ALIGN, error) {
 	}
 	m.noProcessor = errors.New("align: a randomly initialised model has no image processor")
 	m.noTokenizer = errors.New("align: a randomly initialised model has no tokenizer")
-	if err := m.newExecs(); err != nil {
-		return nil, err
-	}
+	m.newExecs()
 	return m, nil
 }
 

@@ -9,6 +9,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gorpo/gorpo/internal/hostexec"
 )
 
 // AlignOutput is what AlignModel's forward returns, as host rows.
@@ -23,41 +25,27 @@ type AlignOutput struct {
 }
 
 // newExecs prepares the host-side computations; each compiles on first use for each input shape.
-func (m *ALIGN) newExecs() error {
+func (m *ALIGN) newExecs() {
 	nhwc := func(pixels *Node) *Node { return TransposeAllAxes(pixels, 0, 2, 3, 1) }
-	var err error
-	m.imageExec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, pixels *Node) *Node {
-		return m.ImageFeatures(scope, nhwc(pixels))
+	m.imageExec = hostexec.New(m.backend, m.store, "ALIGN image features", func(scope *model.Scope, in []*Node) []*Node {
+		return []*Node{m.ImageFeatures(scope, nhwc(in[0]))}
 	})
-	if err != nil {
-		return fmt.Errorf("align: %w", err)
-	}
-	m.imageExec.WithName("ALIGN image features")
-	m.textExec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, ids, mask, types *Node) *Node {
-		return m.TextFeatures(scope, ids, mask, types)
+	m.textExec = hostexec.New(m.backend, m.store, "ALIGN text features", func(scope *model.Scope, in []*Node) []*Node {
+		return []*Node{m.TextFeatures(scope, in[0], in[1], in[2])}
 	})
-	if err != nil {
-		return fmt.Errorf("align: %w", err)
-	}
-	m.textExec.WithName("ALIGN text features")
-	m.forwardExec, err = model.NewExec(m.backend, m.store, func(scope *model.Scope, pixels, ids, mask, types *Node) []*Node {
-		img := m.ImageFeatures(scope, nhwc(pixels))
-		txt := m.TextFeatures(scope, ids, mask, types)
+	m.forwardExec = hostexec.New(m.backend, m.store, "ALIGN forward", func(scope *model.Scope, in []*Node) []*Node {
+		img := m.ImageFeatures(scope, nhwc(in[0]))
+		txt := m.TextFeatures(scope, in[1], in[2], in[3])
 		logits := m.LogitsPerImage(scope, img, txt)
 		return []*Node{img, txt, L2Normalize(img, -1), L2Normalize(txt, -1), logits}
 	})
-	if err != nil {
-		return fmt.Errorf("align: %w", err)
-	}
-	m.forwardExec.WithName("ALIGN forward")
-	return nil
 }
 
 // Finalize releases the compiled graphs and the weights; m must not be used afterwards.
 func (m *ALIGN) Finalize() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, e := range []*model.Exec{m.imageExec, m.textExec, m.forwardExec} {
+	for _, e := range []*hostexec.Exec{m.imageExec, m.textExec, m.forwardExec} {
 		if e != nil {
 			e.Finalize()
 		}
@@ -269,15 +257,12 @@ func (m *ALIGN) textTensors(ids, mask, types [][]int) ([]*tensors.Tensor, error)
 
 // run executes the computation in *execField on args (which it finalizes) and returns each output
 // [rows, cols] as host rows. Graph-building panics come back as errors.
-func (m *ALIGN) run(what string, execField **model.Exec, args ...*tensors.Tensor) (outs [][][]float32, err error) {
+func (m *ALIGN) run(what string, execField **hostexec.Exec, args ...*tensors.Tensor) (outs [][][]float32, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer func() {
 		for _, a := range args {
 			_ = a.FinalizeAll()
-		}
-		if r := recover(); r != nil {
-			outs, err = nil, fmt.Errorf("align: %s: %v", what, r)
 		}
 	}()
 	exec := *execField

@@ -289,18 +289,6 @@ func convertFloat32(t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, err
 	return out, nil
 }
 
-// recoverAsError turns a panic (a GoMLX graph-building or execution exception) into *err,
-// prefixed with what was being done.
-func recoverAsError(err *error, what string) {
-	if r := recover(); r != nil {
-		if e, ok := r.(error); ok {
-			*err = fmt.Errorf("%s: %w", what, e)
-		} else {
-			*err = fmt.Errorf("%s: %v", what, r)
-		}
-	}
-}
-
 // numElements is the number of elements of a shape.
 func numElements(dims ...int) int {
 	n := 1

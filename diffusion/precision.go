@@ -5,7 +5,8 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gorpo/gorpo/internal/hostexec"
 )
 
 // Precision. The models keep their weights in float32 (as loaded, as saved) and compute in
@@ -46,7 +47,7 @@ type hostState struct {
 
 // setComputeDType is SetComputeDType: it checks dtype and makes it the compute dtype, dropping
 // the compiled host graphs execs when it changes (they were built in the old one).
-func (h *hostState) setComputeDType(what string, dtype dtypes.DType, execs ...**model.Exec) error {
+func (h *hostState) setComputeDType(what string, dtype dtypes.DType, execs ...*hostexec.Exec) error {
 	dtype, err := checkComputeDType(what, dtype)
 	if err != nil {
 		return err
@@ -60,13 +61,9 @@ func (h *hostState) setComputeDType(what string, dtype dtypes.DType, execs ...**
 	return nil
 }
 
-// dropExecs finalizes the compiled graphs that are set and clears them, so that the next host
-// call compiles again.
-func dropExecs(execs ...**model.Exec) {
+// dropExecs finalizes the compiled host graphs, so that the next host call compiles again.
+func dropExecs(execs ...*hostexec.Exec) {
 	for _, e := range execs {
-		if *e != nil {
-			(*e).Finalize()
-			*e = nil
-		}
+		e.Finalize()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
@@ -80,6 +81,7 @@ func declareUNet(b compute.Backend, cfg UNetConfig, seed int64) (*UNet, error) {
 	if err != nil {
 		return nil, err
 	}
+	u.predict = hostexec.New(u.backend, u.store, "unet: predict", u.predictGraph)
 	return u, nil
 }
 

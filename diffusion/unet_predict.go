@@ -20,7 +20,7 @@ import (
 // The graph is compiled on the first call for each combination of shapes and reused after.
 // Calls are serialised. ctx is checked before running (one call is not interruptible).
 func (u *UNet) Predict(ctx context.Context, sample []float32, shape [4]int, timesteps []float64,
-	encoderStates []float32, ctxShape [3]int) (out []float32, err error) {
+	encoderStates []float32, ctxShape [3]int) ([]float32, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -46,23 +46,20 @@ func (u *UNet) Predict(ctx context.Context, sample []float32, shape [4]int, time
 
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	defer recoverAsError(&err, "unet: predict")
-	if u.predict == nil {
-		u.predict, err = model.NewExec(u.backend, u.store, func(scope *model.Scope, x, t, c *Node) *Node {
-			y := u.Forward(scope.Store().Scope(UNetScope), TransposeAllAxes(x, 0, 2, 3, 1), t, c)
-			return TransposeAllAxes(y, 0, 3, 1, 2)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("unet: %w", err)
-		}
-	}
 	outs, err := u.predict.Call(
 		tensors.FromFlatDataAndDimensions(sample, shape[:]...),
 		tensors.FromFlatDataAndDimensions(ts, len(ts)),
 		tensors.FromFlatDataAndDimensions(encoderStates, ctxShape[:]...))
 	if err != nil {
-		return nil, fmt.Errorf("unet: predict: %w", err)
+		return nil, err
 	}
 	defer outs[0].FinalizeAll()
 	return tensors.CopyFlatData[float32](outs[0])
+}
+
+// predictGraph is Predict's graph: in holds the sample (NCHW), the timesteps and the encoder
+// states; it returns the predicted noise (NCHW).
+func (u *UNet) predictGraph(scope *model.Scope, in []*Node) []*Node {
+	y := u.Forward(scope.Store().Scope(UNetScope), TransposeAllAxes(in[0], 0, 2, 3, 1), in[1], in[2])
+	return []*Node{TransposeAllAxes(y, 0, 3, 1, 2)}
 }

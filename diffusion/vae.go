@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
 
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/nn"
 )
 
@@ -31,8 +32,8 @@ type AutoencoderKL struct {
 	// LoadVAE binds as they are.
 	legacyAttention bool
 
-	hostState                  // compute dtype; mu serialises Encode and Decode
-	encode, decode *model.Exec // their graphs
+	hostState                     // compute dtype; mu serialises Encode and Decode
+	encode, decode *hostexec.Exec // their graphs
 }
 
 // Config returns the VAE's configuration.
@@ -49,7 +50,7 @@ func (v *AutoencoderKL) Store() *model.Store { return v.store }
 // float32's range.) Half precision is for XLA backends: the Go backend runs it slower than
 // float32. Call it before building graphs; the compiled host graphs are dropped.
 func (v *AutoencoderKL) SetComputeDType(dtype dtypes.DType) error {
-	return v.setComputeDType("vae", dtype, &v.encode, &v.decode)
+	return v.setComputeDType("vae", dtype, v.encode, v.decode)
 }
 
 // ComputeDType returns the dtype the VAE computes in (see SetComputeDType).

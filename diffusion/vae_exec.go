@@ -27,19 +27,9 @@ func (v *AutoencoderKL) Encode(ctx context.Context, image []float32, shape [4]in
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	defer recoverAsError(&err, "vae: encode")
-	if v.encode == nil {
-		v.encode, err = model.NewExec(v.backend, v.store, func(scope *model.Scope, x *Node) (*Node, *Node) {
-			m, lv := v.ForwardEncode(scope.Store().Scope(VAEScope), TransposeAllAxes(x, 0, 2, 3, 1))
-			return TransposeAllAxes(m, 0, 3, 1, 2), TransposeAllAxes(lv, 0, 3, 1, 2)
-		})
-		if err != nil {
-			return nil, nil, latentShape, fmt.Errorf("vae: %w", err)
-		}
-	}
 	outs, err := v.encode.Call(tensors.FromFlatDataAndDimensions(image, shape[:]...))
 	if err != nil {
-		return nil, nil, latentShape, fmt.Errorf("vae: encode: %w", err)
+		return nil, nil, latentShape, err
 	}
 	defer outs[0].FinalizeAll()
 	defer outs[1].FinalizeAll()
@@ -84,22 +74,24 @@ func (v *AutoencoderKL) Decode(ctx context.Context, latent []float32, shape [4]i
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	defer recoverAsError(&err, "vae: decode")
-	if v.decode == nil {
-		v.decode, err = model.NewExec(v.backend, v.store, func(scope *model.Scope, z *Node) *Node {
-			x := v.ForwardDecode(scope.Store().Scope(VAEScope), TransposeAllAxes(z, 0, 2, 3, 1))
-			return TransposeAllAxes(x, 0, 3, 1, 2)
-		})
-		if err != nil {
-			return nil, imageShape, fmt.Errorf("vae: %w", err)
-		}
-	}
 	outs, err := v.decode.Call(tensors.FromFlatDataAndDimensions(latent, shape[:]...))
 	if err != nil {
-		return nil, imageShape, fmt.Errorf("vae: decode: %w", err)
+		return nil, imageShape, err
 	}
 	defer outs[0].FinalizeAll()
 	copy(imageShape[:], outs[0].Shape().Dimensions)
 	image, err = tensors.CopyFlatData[float32](outs[0])
 	return image, imageShape, err
+}
+
+// encodeGraph is Encode's graph: the image (NCHW) to the posterior's mean and log-variance (NCHW).
+func (v *AutoencoderKL) encodeGraph(scope *model.Scope, in []*Node) []*Node {
+	m, lv := v.ForwardEncode(scope.Store().Scope(VAEScope), TransposeAllAxes(in[0], 0, 2, 3, 1))
+	return []*Node{TransposeAllAxes(m, 0, 3, 1, 2), TransposeAllAxes(lv, 0, 3, 1, 2)}
+}
+
+// decodeGraph is Decode's graph: the latent (NCHW) to the image (NCHW).
+func (v *AutoencoderKL) decodeGraph(scope *model.Scope, in []*Node) []*Node {
+	x := v.ForwardDecode(scope.Store().Scope(VAEScope), TransposeAllAxes(in[0], 0, 2, 3, 1))
+	return []*Node{TransposeAllAxes(x, 0, 3, 1, 2)}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/modelfs"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/safetensors"
@@ -78,6 +79,8 @@ func declareVAE(b compute.Backend, cfg VAEConfig, seed int64, legacy bool) (*Aut
 	if err != nil {
 		return nil, err
 	}
+	v.encode = hostexec.New(v.backend, v.store, "vae: encode", v.encodeGraph)
+	v.decode = hostexec.New(v.backend, v.store, "vae: decode", v.decodeGraph)
 	return v, nil
 }
 

@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
 	"github.com/gorpo/gorpo/schedule"
@@ -134,7 +134,7 @@ func (m *trainedModel) hasWeights(dir string) bool {
 	return err == nil
 }
 
-// stepper is the training step: one model.Exec over the U-Net's Store, compiled once (every
+// stepper is the training step: one hostexec.Exec over the U-Net's Store, compiled once (every
 // step has the same shapes).
 //
 // Inputs, all drawn on the host (see trainData.makeBatch): x0 and noise [N, C, H, W], timesteps
@@ -148,7 +148,7 @@ func (m *trainedModel) hasWeights(dir string) bool {
 // Config.Precision (useUNetPrecision) before the graph is built; everything after them is float32.
 // Under float16 the trained forward's backward pass is loss-scaled (scaledBackward).
 type stepper struct {
-	exec       *model.Exec
+	exec       *hostexec.Exec
 	names      []string
 	withOthers bool
 	withLabels bool
@@ -171,7 +171,7 @@ func newStepper(cfg Config, m *trainedModel, sched *schedule.Schedule, predictio
 	if err != nil {
 		return nil, fmt.Errorf("rpo: training step: Config.Precision %q: %w", cfg.Precision, err)
 	}
-	s.exec, err = model.NewExec(b, m.unet.Store(), func(scope *model.Scope, in []*Node) []*Node {
+	s.exec = hostexec.New(b, m.unet.Store(), "rpo: training step", func(scope *model.Scope, in []*Node) []*Node {
 		g := in[0].Graph()
 		store := scope.Store()
 		x0 := TransposeAllAxes(in[0], 0, 2, 3, 1) // NCHW → NHWC, the U-Net's layout
@@ -204,25 +204,16 @@ func newStepper(cfg Config, m *trainedModel, sched *schedule.Schedule, predictio
 		stats := opt.Update(store.Scope(m.trainScope()), losses.Total)
 		names, nodes := losses.Named()
 		s.names = names
-		outs := append(nodes, stats.GradNorm, stats.LearningRate)
-		// The Go backend (compute v0.1.2) sizes its results by the last output's node index; a
-		// trailing node keeps every variable read in range (see internal/clip/runner.go).
-		return append(outs, Iota(g, shapes.Make(dtypes.Int32, 1), 0))
+		// hostexec appends the trailing output the Go backend (compute v0.1.2) needs when a
+		// variable is first read after the last output, and drops it (see internal/hostexec).
+		return append(nodes, stats.GradNorm, stats.LearningRate)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("rpo: training step: %w", err)
-	}
 	return s, nil
 }
 
 // run takes one optimiser step on the batch; shape is one input's [C, H, W] and embShape one
 // prompt embedding's [tokens, width].
 func (s *stepper) run(in *batch, shape [3]int, embShape [2]int) (res stepResult, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("rpo: training step: %v", r)
-		}
-	}()
 	n := len(in.t)
 	args := []any{
 		tensors.FromFlatDataAndDimensions(in.x0, n, shape[0], shape[1], shape[2]),
@@ -235,15 +226,15 @@ func (s *stepper) run(in *batch, shape [3]int, embShape [2]int) (res stepResult,
 	}
 	outs, err := s.exec.Call(args...)
 	if err != nil {
-		return res, fmt.Errorf("rpo: training step: %w", err)
+		return res, err
 	}
 	defer func() {
 		for _, o := range outs {
 			o.FinalizeAll()
 		}
 	}()
-	if len(outs) != len(s.names)+3 {
-		return res, fmt.Errorf("rpo: training step: %d outputs, want %d", len(outs), len(s.names)+3)
+	if len(outs) != len(s.names)+2 {
+		return res, fmt.Errorf("rpo: training step: %d outputs, want %d", len(outs), len(s.names)+2)
 	}
 	scalar := func(t *tensors.Tensor) (float64, error) {
 		v, err := tensors.CopyFlatData[float32](t)
@@ -274,9 +265,4 @@ func (s *stepper) run(in *batch, shape [3]int, embShape [2]int) (res stepResult,
 }
 
 // finalize frees the compiled graph.
-func (s *stepper) finalize() {
-	if s.exec != nil {
-		s.exec.Finalize()
-		s.exec = nil
-	}
-}
+func (s *stepper) finalize() { s.exec.Finalize() }

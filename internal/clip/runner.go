@@ -1,30 +1,29 @@
 package clip
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gorpo/gorpo/internal/hostexec"
 )
 
-// Runner executes graphs over a loaded store's variables: one model.Exec per key (each
+// Runner executes graphs over a loaded store's variables: one hostexec.Exec per key (each
 // compiling once per input shape), run one at a time (each run already uses every core).
 // It is safe for concurrent use. The encoders of diffusion and align run through it.
 type Runner struct {
 	backend compute.Backend
 	store   *model.Store
 	mu      sync.Mutex
-	execs   map[string]*model.Exec
+	execs   map[string]*hostexec.Exec
 }
 
 // NewRunner returns a Runner over store on backend.
 func NewRunner(backend compute.Backend, store *model.Store) *Runner {
-	return &Runner{backend: backend, store: store, execs: map[string]*model.Exec{}}
+	return &Runner{backend: backend, store: store, execs: map[string]*hostexec.Exec{}}
 }
 
 // Store is the store whose variables the graphs read.
@@ -35,44 +34,19 @@ func (r *Runner) Backend() compute.Backend { return r.backend }
 
 // Run executes build over inputs. key names the graph: calls with the same key must pass the same
 // build function (the first one is kept). A graph-building panic comes back as an error.
-func (r *Runner) Run(key string, build func(scope *model.Scope, inputs []*Node) []*Node, inputs ...*tensors.Tensor) (outs []*tensors.Tensor, err error) {
+func (r *Runner) Run(key string, build func(scope *model.Scope, inputs []*Node) []*Node, inputs ...*tensors.Tensor) ([]*tensors.Tensor, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%s: %v", key, p)
-		}
-	}()
 	exec, ok := r.execs[key]
 	if !ok {
-		exec, err = model.NewExec(r.backend, r.store, func(scope *model.Scope, inputs []*Node) []*Node {
-			outs := build(scope, inputs)
-			if len(outs) == 0 {
-				return outs
-			}
-			// The Go backend (compute v0.1.2) only allocates results for nodes up to the last
-			// output's index, so a variable first read after the last output (say the final layer
-			// norm when only an earlier layer's output is wanted) makes Execute index out of range.
-			// A trailing, uncached node keeps every parameter in range; dead nodes still do not run.
-			return append(outs, Iota(outs[0].Graph(), shapes.Make(dtypes.Int32, 1), 0))
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
+		exec = hostexec.New(r.backend, r.store, key, build)
 		r.execs[key] = exec
 	}
 	args := make([]any, len(inputs))
 	for i, t := range inputs {
 		args[i] = t
 	}
-	outs, err = exec.Call(args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	if len(outs) > 0 {
-		outs = outs[:len(outs)-1]
-	}
-	return outs, nil
+	return exec.Call(args...)
 }
 
 // Rows splits a float32 tensor [n, d] into n rows of d values.

@@ -21,6 +21,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/imaging"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/weights"
@@ -78,7 +79,7 @@ type Judge struct {
 
 	mu    sync.Mutex
 	store *model.Store
-	exec  *model.Exec
+	exec  *hostexec.Exec
 }
 
 // Load returns the judge shipped with gorpo (embedded in the binary: no file is read), on the
@@ -157,18 +158,14 @@ func load(weightBytes, metaBytes []byte, name string) (*Judge, error) {
 // newJudge wraps a store holding the network's variables under modelScope.
 func newJudge(b compute.Backend, store *model.Store, cfg Config, vocab Vocabulary) (*Judge, error) {
 	sizes := vocab.Sizes()
-	exec, err := model.NewExec(b, store, func(scope *model.Scope, x *Node) []*Node {
-		logits := cfg.Logits(scope.In("judge"), x, sizes)
+	exec := hostexec.New(b, store, "toy judge", func(scope *model.Scope, in []*Node) []*Node {
+		logits := cfg.Logits(scope.In("judge"), in[0], sizes)
 		out := make([]*Node, len(logits))
 		for i, l := range logits {
 			out[i] = Softmax(l, -1)
 		}
 		return out
 	})
-	if err != nil {
-		return nil, fmt.Errorf("judge: %w", err)
-	}
-	exec.WithName("toy judge")
 	j := &Judge{cfg: cfg, vocab: vocab, backend: b, store: store, exec: exec}
 	j.meta = Metadata{Format: metadataFormat, Config: cfg, Labels: map[string][]string{}}
 	for _, h := range Heads() {
@@ -323,16 +320,11 @@ func (j *Judge) predictPixels(ctx context.Context, pix []float32, n int) ([]Pred
 func (j *Judge) run(x *tensors.Tensor) (probs [NumHeads][]float32, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	defer func() {
-		_ = x.FinalizeAll()
-		if r := recover(); r != nil {
-			err = fmt.Errorf("judge: predict: %v", r)
-		}
-	}()
+	defer func() { _ = x.FinalizeAll() }()
 	if j.exec == nil {
 		return probs, errors.New("judge: predict: the judge was finalized")
 	}
-	outs, err := j.exec.Exec(x)
+	outs, err := j.exec.Call(x)
 	if err != nil {
 		return probs, fmt.Errorf("judge: predict: %w", err)
 	}
