@@ -97,30 +97,25 @@ func TestUNetGradientCheckpointingBuildsRecomputation(t *testing.T) {
 	u.SetGradientCheckpointing(true)
 	// unet_sd1: 2 down blocks, mid block, 2 up blocks; each ResNet holds back 2 inputs (3 in the
 	// up blocks: h, skip, temb), each Transformer2D 2, each resampler and the output layers 1.
-	resnets, ups, attns, samplers := 0, 0, 0, 0
-	for _, b := range u.plan.down {
-		resnets += b.layers
+	want := 1 // the output layers
+	count := func(b unetBlock, resnetInputs int) {
+		want += resnetInputs * b.layers
 		if b.crossAttention {
-			attns += b.layers
+			want += 2 * b.layers
 		}
 		if b.resample {
-			samplers++
+			want++
 		}
 	}
-	if u.plan.mid != nil {
-		resnets += 1 + u.plan.mid.layers
-		attns += u.plan.mid.layers
+	for _, b := range u.plan.down {
+		count(b, 2)
+	}
+	if m := u.plan.mid; m != nil {
+		want += 2*(1+m.layers) + 2*m.layers
 	}
 	for _, b := range u.plan.up {
-		ups += b.layers
-		if b.crossAttention {
-			attns += b.layers
-		}
-		if b.resample {
-			samplers++
-		}
+		count(b, 3)
 	}
-	want := 2*resnets + 3*ups + 2*attns + samplers + 1
 	if n := barriers(); n != want {
 		t.Fatalf("%d recomputed block inputs with checkpointing, want %d", n, want)
 	}
