@@ -147,16 +147,13 @@ func load(weightBytes, metaBytes []byte, name string) (*Judge, error) {
 	if err := weights.Bind(store, modelScope, f, weights.BindOptions{}); err != nil {
 		return nil, err
 	}
-	j, err := newJudge(b, store, cfg, vocab)
-	if err != nil {
-		return nil, err
-	}
+	j := newJudge(b, store, cfg, vocab)
 	j.meta = meta
 	return j, nil
 }
 
 // newJudge wraps a store holding the network's variables under modelScope.
-func newJudge(b compute.Backend, store *model.Store, cfg Config, vocab Vocabulary) (*Judge, error) {
+func newJudge(b compute.Backend, store *model.Store, cfg Config, vocab Vocabulary) *Judge {
 	sizes := vocab.Sizes()
 	exec := hostexec.New(b, store, "toy judge", func(scope *model.Scope, in []*Node) []*Node {
 		logits := cfg.Logits(scope.In("judge"), in[0], sizes)
@@ -171,7 +168,7 @@ func newJudge(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 	for _, h := range Heads() {
 		j.meta.Labels[h.String()] = vocab[h]
 	}
-	return j, nil
+	return j
 }
 
 // Labels returns head h's labels, in the order of Prediction.Probs[h].

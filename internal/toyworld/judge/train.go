@@ -183,7 +183,7 @@ func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
 	if err := store.DeleteVariablesInScope(optimizerScope); err != nil {
 		return nil, fmt.Errorf("judge: train: %w", err)
 	}
-	return newJudge(opts.Backend, store, cfg, vocab)
+	return newJudge(opts.Backend, store, cfg, vocab), nil
 }
 
 // learningRate is the schedule of step s (0-based): linear warm-up, then a cosine from the peak
