@@ -212,7 +212,12 @@ func writeGrid(path string, photos, images []image.Image, per int, height, width
 	for len(cells)%per != 0 {
 		cells = append(cells, nil)
 	}
-	return rpo.WriteImageGrid(path, append(cells, images...), per)
+	// The toy world's 32×32 images are enlarged nearest-neighbour, so that marks can be seen.
+	cells, err := imaging.EnlargeForViewing(append(cells, images...), 128)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return rpo.WriteImageGrid(path, cells, per)
 }
 
 // thumbnail scales img to cover height×width and crops its centre, as the trainer prepares the

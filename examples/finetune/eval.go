@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/internal/imaging"
 	"github.com/gorpo/gorpo/reward"
 	"github.com/gorpo/gorpo/rpo"
 )
@@ -85,6 +86,10 @@ func (e *evaluation) generate(ctx context.Context, pipe *diffusion.Pipeline, wha
 	return images, nil
 }
 
+// gridMinSide is the smallest cell of before.png and after.png: smaller images (the toy world's
+// 32×32) are enlarged nearest-neighbour to it, so that the subject's marks can be seen.
+const gridMinSide = 128
+
 // writeGrid writes the reference photos (filling whole rows) and then images, a row per prompt.
 func (e *evaluation) writeGrid(path string, images []image.Image) error {
 	cols := e.ImagesPerPrompt
@@ -92,7 +97,11 @@ func (e *evaluation) writeGrid(path string, images []image.Image) error {
 	for len(cells)%cols != 0 {
 		cells = append(cells, nil)
 	}
-	return rpo.WriteImageGrid(path, append(cells, images...), cols)
+	cells, err := imaging.EnlargeForViewing(append(cells, images...), gridMinSide)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return rpo.WriteImageGrid(path, cells, cols)
 }
 
 // scores are the mean ALIGN-I, ALIGN-T and 0.3-Harmonic reward of a set of images and, in the

@@ -134,9 +134,10 @@ func TestRun(t *testing.T) {
 	if len(rep.Evaluation.Prompts) != 2 || len(rep.Evaluation.Seeds) != 4 || !strings.Contains(rep.Evaluation.Prompts[0], "[V] dog") {
 		t.Errorf("report.json evaluation %+v, want 2 prompts with 2 seeds each", rep.Evaluation)
 	}
-	// Four photos and two images per prompt: two rows of photos, then two of images, 16×16 with
-	// 4-pixel gaps.
-	checkGrid(t, filepath.Join(out, beforeFile), 2*20+4, 4*20+4)
+	// Four photos and two images per prompt: two rows of photos, then two of images, 16×16
+	// enlarged nearest-neighbour to gridMinSide, with 4-pixel gaps.
+	cell := gridMinSide + 4
+	checkGrid(t, filepath.Join(out, beforeFile), 2*cell+4, 4*cell+4)
 	for _, want := range []string{"4 steps trained", "best validation: step", "best weights: " + filepath.Join(out, "best", "unet")} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout.String())

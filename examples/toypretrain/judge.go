@@ -34,6 +34,27 @@ func (a accuracy) String() string {
 	return fmt.Sprintf("%.3f (%d/%d)", float64(a.hit)/float64(a.n), a.hit, a.n)
 }
 
+// gradeModel is --grade: judgeSamples on an exported model folder, or on the shipped model.
+// It answers whether a model and a sampler setting go together (the sampler's step count and
+// guidance) without training anything.
+func gradeModel(ctx context.Context, dir string, n, steps int, guidance float64, seed uint64) error {
+	if n <= 0 {
+		return fmt.Errorf("--grade: --judge %d, want at least one caption", n)
+	}
+	var p *diffusion.Pipeline
+	var err error
+	if dir == "shipped" {
+		p, err = basemodel.Load()
+	} else {
+		p, err = diffusion.LoadPipeline(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("--grade: %w", err)
+	}
+	_, err = judgeSamples(ctx, p, n, steps, guidance, seed)
+	return err
+}
+
 // judgeSamples generates one image for each of n held-out captions and has the toy world's
 // judge read their class, context and colour: the base model's acceptance test, since a model
 // that draws "a red ball on the beach" as asked is what RPO's prompt fidelity is measured

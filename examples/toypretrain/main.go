@@ -1,7 +1,8 @@
-// Command toypretrain trains the toy world's base text-to-image model from scratch: a pixel-space
-// Stable Diffusion U-Net and a CLIP text encoder with the world's own BPE vocabulary, jointly, on
-// captioned renders of generic objects (never the subjects); see package
-// internal/toyworld/basemodel. It writes, under --out:
+// Command toypretrain trains the toy world's base text-to-image model: a miniature Stable
+// Diffusion whose U-Net denoises the shipped autoencoder's latents (--vae), conditioned by a CLIP
+// text encoder with the world's own BPE vocabulary, both trained jointly on captioned renders of
+// generic objects (never the subjects); see package internal/toyworld/basemodel. It writes,
+// under --out:
 //
 //	checkpoint/     the run's state every --checkpoint-every steps (resumed automatically)
 //	model/          the diffusers folder diffusion.LoadPipeline reads, with TRAINING.md
@@ -11,18 +12,17 @@
 //	                U-Net's one-step estimate x̂0 (TRAINING.md lists its MSE per t)
 //	loss.tsv        the loss of every step
 //
-// The defaults are the run that made the shipped model (internal/toyworld/basemodel/model/):
-// 5000 steps of 32 images, about 85 minutes on two CPU cores with GOEXPERIMENT=simd; its
-// TRAINING.md has the exact command, and basemodel/PLAN.md the measurements that sized it. It runs
-// on GOMLX_BACKEND (the Go backend by default; xla:/path/to/pjrt_plugin.so on a GPU).
-// Interrupted (Ctrl-C, SIGTERM), it checkpoints and stops; run the same command again to go on.
-// With --time-limit it stops training at that wall time, checkpoints, and still exports the
-// model and samples, saying in TRAINING.md how far it got. With --init it starts from an exported
-// model's weights (--init shipped: the shipped one) with a fresh optimiser and schedule, so that
-// training can go on across sessions from what the repository ships; TRAINING.md records the
-// command, --init included.
+// The shipped model's TRAINING.md has the exact command that made it, and basemodel/PLAN.md the
+// measurements that sized it. It runs on GOMLX_BACKEND (the Go backend by default;
+// xla:/path/to/pjrt_plugin.so on a GPU). Interrupted (Ctrl-C, SIGTERM), it checkpoints and
+// stops; run the same command again to go on. With --time-limit it stops training at that wall
+// time, checkpoints, and still exports the model and samples, saying in TRAINING.md how far it
+// got. With --init it starts from an exported model's weights (--init shipped: the shipped one)
+// with a fresh optimiser and schedule. --grade DIR trains nothing: the judge grades DIR's
+// samples at --sample-steps and --guidance.
 //
-//	GOEXPERIMENT=simd go run ./examples/toypretrain --out out/toypretrain
+//	GODEBUG=asyncpreemptoff=1 GOEXPERIMENT=simd go run ./examples/toypretrain --out out/toypretrain --vae shipped
+//	GOEXPERIMENT=simd go run ./examples/toypretrain --grade shipped --sample-steps 50
 package main
 
 import (
@@ -81,11 +81,19 @@ func main() {
 	judged := flag.Int("judge", 64, "held-out captions whose samples the judge grades in TRAINING.md (0: none)")
 	flag.StringVar(&initFrom, "init", "", "start from the weights of this exported model folder (\"shipped\": the shipped base model) instead of random ones; a checkpoint in --out still wins")
 	flag.StringVar(&initText, "init-text", "", "start the text encoder only from this exported model folder (\"shipped\": the shipped base model), the U-Net from random weights")
+	grade := flag.String("grade", "", "train nothing: have the judge grade samples of this exported model folder (\"shipped\": the shipped base model) for --judge held-out captions at --sample-steps and --guidance, and exit")
 	flag.StringVar(&vaeDir, "vae", "", "the trained autoencoder's diffusers vae/ folder (examples/toyvae writes it; \"shipped\": the shipped one) whose latents the U-Net denoises")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *grade != "" {
+		if err := gradeModel(ctx, *grade, *judged, *sampleSteps, *guidance, s.Seed); err != nil {
+			fmt.Fprintln(os.Stderr, "toypretrain:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, *out, s, *every, *ckEvery, *sampleSteps, *guidance, *limit, *judged); err != nil {
 		fmt.Fprintln(os.Stderr, "toypretrain:", err)
 		os.Exit(1)
