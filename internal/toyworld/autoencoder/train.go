@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorpo/gorpo/diffusion"
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/optim"
 	"github.com/gorpo/gorpo/internal/safetensors"
 	"github.com/gorpo/gorpo/internal/toyworld"
@@ -77,7 +78,7 @@ type Trainer struct {
 	Progress        func(Progress)
 
 	state State
-	exec  *model.Exec
+	exec  *hostexec.Exec
 }
 
 // CheckpointDir is the checkpoint folder's name under Trainer.Checkpoints: the VAE as a diffusers
@@ -154,7 +155,7 @@ func (t *Trainer) build() error {
 	if err != nil {
 		return err
 	}
-	exec, err := model.NewExec(b, vae.Store(), func(scope *model.Scope, in []*Node) []*Node {
+	t.exec = hostexec.New(b, vae.Store(), "autoencoder: training step", func(scope *model.Scope, in []*Node) []*Node {
 		x, noise, lr := in[0], in[1], in[2]
 		vs := scope.Store().Scope(diffusion.VAEScope)
 		mean, logvar := vae.ForwardEncode(vs, x)
@@ -169,10 +170,6 @@ func (t *Trainer) build() error {
 		stats := opt.UpdateWithLearningRate(scope, loss, lr)
 		return []*Node{loss, l1, kl, stats.GradNorm}
 	})
-	if err != nil {
-		return fmt.Errorf("autoencoder: building the training step: %w", err)
-	}
-	t.exec = exec
 	return nil
 }
 
@@ -237,7 +234,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		lr := s.LearningRateAt(step)
 		t0 := time.Now()
-		outs, err := t.exec.Exec(
+		outs, err := t.exec.Call(
 			tensors.FromFlatDataAndDimensions(d.b.X, s.Batch, toyworld.Size, toyworld.Size, 3),
 			tensors.FromFlatDataAndDimensions(d.b.Noise, s.Batch, side, side, ch),
 			tensors.FromScalar(float32(lr)))

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/internal/clip"
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/trainrun"
 	"github.com/gorpo/gorpo/schedule"
 )
@@ -78,7 +79,7 @@ type Trainer struct {
 	Progress        func(Progress)
 
 	state State
-	exec  *model.Exec
+	exec  *hostexec.Exec
 }
 
 // CheckpointDir is the checkpoint folder's name under Trainer.Checkpoints.
@@ -135,16 +136,13 @@ func (t *Trainer) build() error {
 	if err != nil {
 		return err
 	}
-	exec, err := model.NewExec(m.backend, m.store, func(scope *model.Scope, x0, ids, noise, ts, lr *Node) (*Node, *Node) {
+	t.exec = hostexec.New(m.backend, m.store, "basemodel: training step", func(scope *model.Scope, in []*Node) []*Node {
+		x0, ids, noise, ts, lr := in[0], in[1], in[2], in[3], in[4]
 		pred, target := m.forward(scope, sched, x0, ids, noise, ts)
 		loss := ReduceAllMean(Square(Sub(pred, target)))
 		norm := adamW(scope, loss, lr, 0.9, 0.999, 1e-8, s.WeightDecay, s.MaxGradNorm, s.EMADecay)
-		return loss, norm
+		return []*Node{loss, norm}
 	})
-	if err != nil {
-		return fmt.Errorf("basemodel: building the training step: %w", err)
-	}
-	t.exec = exec
 	return nil
 }
 
@@ -213,7 +211,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 		lr := s.LearningRateAt(step)
 		t0 := time.Now()
-		outs, err := t.exec.Exec(
+		outs, err := t.exec.Call(
 			tensors.FromFlatDataAndDimensions(b.X0, s.Batch, ls[0], ls[1], ls[2]),
 			tensors.FromFlatDataAndDimensions(b.IDs, s.Batch, l),
 			tensors.FromFlatDataAndDimensions(b.Noise, s.Batch, ls[0], ls[1], ls[2]),

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/optim"
 )
 
@@ -82,7 +83,8 @@ func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
 
 	store := model.NewStore()
 	store.SetParam(model.ParamInitialSeed, int64(opts.Seed&math.MaxInt64))
-	step, err := model.NewExec(opts.Backend, store, func(scope *model.Scope, x, labels, lr *Node) []*Node {
+	step := hostexec.New(opts.Backend, store, "judge: train", func(scope *model.Scope, in []*Node) []*Node {
+		x, labels, lr := in[0], in[1], in[2]
 		net := scope.In("judge")
 		logits := cfg.Logits(net, x, sizes)
 		var loss *Node
@@ -105,15 +107,7 @@ func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
 			Scope: optimizerScope}.UpdateWithLearningRate(net, loss, lr)
 		return append([]*Node{loss}, correct...)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("judge: train: %w", err)
-	}
 	defer step.Finalize()
-	defer func() {
-		if r := recover(); r != nil {
-			j, err = nil, fmt.Errorf("judge: train: %v", r)
-		}
-	}()
 
 	// Render one batch ahead of the step.
 	type rendered struct {
@@ -159,7 +153,7 @@ func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
 			flat = append(flat, l[:]...)
 		}
 		y := tensors.FromFlatDataAndDimensions(flat, r.b.N, NumHeads)
-		outs, err := step.Exec(x, y, float32(lr))
+		outs, err := step.Call(x, y, float32(lr))
 		if err != nil {
 			return nil, fmt.Errorf("judge: train: step %d: %w", s, err)
 		}

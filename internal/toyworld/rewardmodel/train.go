@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorpo/gorpo/align"
 	"github.com/gorpo/gorpo/internal/backend"
+	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/optim"
 	"github.com/gorpo/gorpo/internal/weights"
@@ -110,7 +111,8 @@ func Train(ctx context.Context, opts TrainOptions) (tr *Trained, err error) {
 		return nil, err
 	}
 	B := opts.Batch
-	step, err := model.NewExec(opts.Backend, store, func(scope *model.Scope, pixels, ids, mask, lr *Node) []*Node {
+	step := hostexec.New(opts.Backend, store, "rewardmodel: train", func(scope *model.Scope, in []*Node) []*Node {
+		pixels, ids, mask, lr := in[0], in[1], in[2], in[3]
 		net := scope.In("model")
 		_, img := align.AlignVisionModelTraining(net.In("vision_model"), cfg.VisionConfig, TransposeAllAxes(pixels, 0, 2, 3, 1))
 		txt := m.TextFeatures(net, ids, mask, nil)
@@ -137,15 +139,7 @@ func Train(ctx context.Context, opts TrainOptions) (tr *Trained, err error) {
 		temp := store.GetVariable(modelScope + "/temperature").NodeValue(loss.Graph())
 		return []*Node{loss, hits(pos), hits(Transpose(pos, 0, 1)), hard, temp}
 	})
-	if err != nil {
-		return nil, fmt.Errorf("rewardmodel: train: %w", err)
-	}
 	defer step.Finalize()
-	defer func() {
-		if r := recover(); r != nil {
-			tr, err = nil, fmt.Errorf("rewardmodel: train: %v", r)
-		}
-	}()
 
 	type batch struct {
 		pixels    *tensors.Tensor
@@ -186,7 +180,7 @@ func Train(ctx context.Context, opts TrainOptions) (tr *Trained, err error) {
 			return nil, b.err
 		}
 		lr := learningRate(opts, s)
-		outs, err := step.Exec(b.pixels, b.ids, b.mask, float32(lr))
+		outs, err := step.Call(b.pixels, b.ids, b.mask, float32(lr))
 		if err != nil {
 			return nil, fmt.Errorf("rewardmodel: train: step %d: %w", s, err)
 		}
