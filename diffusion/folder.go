@@ -23,9 +23,6 @@ type ModelIndex struct {
 	Components       map[string]Component // by sub-folder name
 	// Null lists the components written as [null, null], sorted.
 	Null []string
-	// PixelUnshuffle is "pixel_unshuffle", gorpo's extension for pixel-space pipelines whose
-	// U-Net works on folded pixels (Pipeline.PixelUnshuffle); 0 when absent.
-	PixelUnshuffle int
 }
 
 // Component is one model_index.json entry: ["diffusers", "UNet2DConditionModel"].
@@ -60,10 +57,6 @@ func readModelIndex(m modelfs.FS, path string) (ModelIndex, error) {
 		case key == "_diffusers_version":
 			_ = json.Unmarshal(value, &idx.DiffusersVersion)
 		case strings.HasPrefix(key, "_"):
-		case key == "pixel_unshuffle":
-			if err := json.Unmarshal(value, &idx.PixelUnshuffle); err != nil || idx.PixelUnshuffle < 0 {
-				return ModelIndex{}, fmt.Errorf("pipeline: %s: pixel_unshuffle %s, want a whole number ≥ 0", path, value)
-			}
 		case bytes.HasPrefix(bytes.TrimSpace(value), []byte("[")):
 			var pair []*string
 			if err := json.Unmarshal(value, &pair); err != nil || len(pair) != 2 {
@@ -155,7 +148,7 @@ func loadPipeline(m modelfs.FS, dir string, opts []LoadOption) (*Pipeline, error
 		return nil, fmt.Errorf("pipeline: %s: _class_name %q: not a pipeline this package runs (want %s): %w",
 			m.Join(dir, "model_index.json"), idx.ClassName, strings.Join(pipelineClasses, " or "), ErrUnsupportedConfig)
 	}
-	p := &Pipeline{PixelUnshuffle: idx.PixelUnshuffle}
+	p := &Pipeline{}
 	for _, name := range idx.Null {
 		if why, ok := ignoredComponents[name]; ok {
 			p.Notes = append(p.Notes, fmt.Sprintf("%s: absent (null in model_index.json); %s", name, why))

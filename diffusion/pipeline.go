@@ -35,20 +35,15 @@ import (
 //  4. decode x_0 / scaling_factor with the VAE and post-process to 8-bit RGB: clamp(x/2 + 0.5,
 //     0, 1)·255, rounded.
 //
-// A pixel-space pipeline (VAE nil) skips the decoding: the U-Net's samples are the images, or,
-// with PixelUnshuffle r > 1, the images folded r×r into channels, which decoding unfolds.
+// A pixel-space pipeline (VAE nil) skips the decoding: the U-Net's samples are the images.
 // GenerateLatents stops after step 3 and GenerateTensors after the decoding, for code that
 // trains on the results. The methods may be called from several goroutines; the models run
 // one call at a time.
 type Pipeline struct {
-	UNet *UNet
-	VAE  *AutoencoderKL // nil: the U-Net works on pixels
-	// PixelUnshuffle, in pixel space, is r > 1 when the U-Net works on images folded by
-	// PixelUnshuffle(r): in_channels 3·r², a sample r times smaller on each side
-	// (model_index.json's "pixel_unshuffle", a gorpo extension; 0 or 1: plain pixels).
-	PixelUnshuffle int
-	TextEncoder    *TextEncoder
-	Tokenizer      *CLIPTokenizer
+	UNet        *UNet
+	VAE         *AutoencoderKL // nil: the U-Net works on pixels
+	TextEncoder *TextEncoder
+	Tokenizer   *CLIPTokenizer
 	// Scheduler is the default sampler's configuration (the folder's
 	// scheduler/scheduler_config.json); the Scheduler and SchedulerClass options override it.
 	Scheduler schedule.Config
@@ -89,13 +84,8 @@ func (p *Pipeline) check() error {
 	switch {
 	case p.VAE != nil && p.VAE.Config().LatentChannels != u.InChannels:
 		return fmt.Errorf("unet: in_channels %d, want the VAE's latent_channels (%d)", u.InChannels, p.VAE.Config().LatentChannels)
-	case p.VAE != nil && p.PixelUnshuffle > 1:
-		return fmt.Errorf("pixel_unshuffle %d with a VAE, want 0 or 1: folding pixels is for pixel-space U-Nets", p.PixelUnshuffle)
-	case p.PixelUnshuffle < 0:
-		return fmt.Errorf("pixel_unshuffle %d, want ≥ 0", p.PixelUnshuffle)
-	case p.VAE == nil && u.InChannels != 3*p.fold()*p.fold():
-		return fmt.Errorf("unet: in_channels %d without a VAE and pixel_unshuffle %d, want %d: a pixel-space U-Net denoises RGB images (folded r×r into 3·r² channels)",
-			u.InChannels, p.fold(), 3*p.fold()*p.fold())
+	case p.VAE == nil && u.InChannels != 3:
+		return fmt.Errorf("unet: in_channels %d without a VAE, want 3: a pixel-space U-Net denoises RGB images", u.InChannels)
 	}
 	for _, id := range []int{p.Tokenizer.BOS(), p.Tokenizer.EOS(), p.Tokenizer.Pad()} {
 		if id >= te.VocabSize {
@@ -105,14 +95,11 @@ func (p *Pipeline) check() error {
 	return nil
 }
 
-// fold is the pixel-unshuffle factor, 1 when the pixels are not folded.
-func (p *Pipeline) fold() int { return max(p.PixelUnshuffle, 1) }
-
 // ScaleFactor is how many pixels one latent covers along each side: 2^(len(block_out_channels)-1)
-// of the VAE (8 for Stable Diffusion), or in pixel space the PixelUnshuffle factor (1 unfolded).
+// of the VAE (8 for Stable Diffusion), or 1 in pixel space.
 func (p *Pipeline) ScaleFactor() int {
 	if p.VAE == nil {
-		return p.fold()
+		return 1
 	}
 	return 1 << (len(p.VAE.Config().BlockOutChannels) - 1)
 }
@@ -166,15 +153,11 @@ func (p *Pipeline) GenerateLatents(ctx context.Context, prompts []string, opts .
 
 // DecodeLatents decodes latents in the U-Net's space ([n, in_channels, h, w], NCHW): divided by
 // the VAE's scaling_factor, through the VAE's decoder, to [n, channels, h·f, w·f] nominally in
-// [-1, 1]. In pixel space it returns a copy of latents, unfolded by PixelShuffle when the
-// pipeline folds pixels.
+// [-1, 1]. In pixel space it returns a copy of latents.
 func (p *Pipeline) DecodeLatents(ctx context.Context, latents []float32, shape [4]int) ([]float32, [4]int, error) {
 	if p.VAE == nil {
 		if err := checkHostShape("pipeline: latents", len(latents), shape[:]...); err != nil {
 			return nil, shape, err
-		}
-		if r := p.fold(); r > 1 {
-			return PixelShuffle(latents, shape, r)
 		}
 		return append([]float32(nil), latents...), shape, nil
 	}
@@ -191,17 +174,14 @@ func (p *Pipeline) DecodeLatents(ctx context.Context, latents []float32, shape [
 }
 
 // EncodePixels turns images [n, 3, height, width] (NCHW, in [-1, 1]) into what a pixel-space
-// U-Net denoises: the images themselves, or folded by PixelUnshuffle. Pipelines with a VAE
-// encode with it instead (AutoencoderKL.Encode, then the scaling factor).
+// U-Net denoises: a copy of the images themselves. Pipelines with a VAE encode with it instead
+// (AutoencoderKL.Encode, then the scaling factor).
 func (p *Pipeline) EncodePixels(pixels []float32, shape [4]int) ([]float32, [4]int, error) {
 	if p.VAE != nil {
 		return nil, shape, errors.New("pipeline: EncodePixels on a pipeline with a VAE: encode with the VAE")
 	}
 	if err := checkHostShape("pipeline: images", len(pixels), shape[:]...); err != nil {
 		return nil, shape, err
-	}
-	if r := p.fold(); r > 1 {
-		return PixelUnshuffle(pixels, shape, r)
 	}
 	return append([]float32(nil), pixels...), shape, nil
 }

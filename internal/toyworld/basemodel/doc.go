@@ -13,7 +13,7 @@
 //     already; "sks" is a word of its own;
 //   - the text encoder: transformers' CLIPTextModel (internal/clip), 3 layers of width 64;
 //   - the autoencoder: diffusers' AutoencoderKL, trained beforehand and frozen here (package
-//     autoencoder): 32×32 renders to 16×16×4 latents, scaled by its measured scaling_factor;
+//     autoencoder): 32×32 renders to 16×16×8 latents, scaled by its measured scaling_factor;
 //   - the U-Net: diffusers' UNet2DConditionModel (diffusion.UNet) on those latents, channels
 //     32/64/64, cross-attention at 8×8 and 4×4, and the prompt pooled into the time embedding
 //     (addition_embed_type "text") so that every resolution knows what it draws;

@@ -30,8 +30,8 @@ func Dir() (string, error) {
 	return dir, err
 }
 
-// Load returns the shipped base model as a pixel-space pipeline: 32×32 images, the U-Net
-// working on them folded 2×2 (Pipeline.PixelUnshuffle), DDIM by default. It reads the files
+// Load returns the shipped base model, a plain Stable Diffusion pipeline at toy size: 32×32
+// images, the U-Net denoising the autoencoder's 16×16×8 latents, DDIM by default. It reads the files
 // compiled into the binary in place (diffusion.LoadPipelineFS); nothing is written to disk.
 func Load(opts ...diffusion.LoadOption) (*diffusion.Pipeline, error) {
 	if _, err := fs.Stat(shipped, "model/model_index.json"); err != nil {

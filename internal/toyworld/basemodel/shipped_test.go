@@ -17,13 +17,12 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Until the latent model (issue 11) is trained, the shipped one is the earlier pixel-space
-	// model; once a VAE ships, the folder must be DefaultConfig's.
-	if p.VAE != nil {
-		want := DefaultConfig(0, p.VAE.Config())
-		if got := p.UNet.Config().BlockOutChannels; !slices.Equal(got, want.UNet.BlockOutChannels) {
-			t.Errorf("unet block_out_channels %v, want DefaultConfig's %v", got, want.UNet.BlockOutChannels)
-		}
+	if p.VAE == nil {
+		t.Fatal("the shipped base model has no VAE: it must be a latent (Stable Diffusion) pipeline")
+	}
+	want := DefaultConfig(0, p.VAE.Config())
+	if got := p.UNet.Config().BlockOutChannels; !slices.Equal(got, want.UNet.BlockOutChannels) {
+		t.Errorf("unet block_out_channels %v, want DefaultConfig's %v", got, want.UNet.BlockOutChannels)
 	}
 	v, err := DefaultVocab()
 	if err != nil {
