@@ -213,7 +213,7 @@ func writeGrid(path string, photos, images []image.Image, per int, height, width
 		cells = append(cells, nil)
 	}
 	// The toy world's 32×32 images are enlarged nearest-neighbour, so that marks can be seen.
-	cells, err := imaging.EnlargeForViewing(append(cells, images...), 128)
+	cells, err := imaging.EnlargeForViewing(append(cells, images...), imaging.ViewingSide)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

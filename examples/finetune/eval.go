@@ -88,7 +88,7 @@ func (e *evaluation) generate(ctx context.Context, pipe *diffusion.Pipeline, wha
 
 // gridMinSide is the smallest cell of before.png and after.png: smaller images (the toy world's
 // 32×32) are enlarged nearest-neighbour to it, so that the subject's marks can be seen.
-const gridMinSide = 128
+const gridMinSide = imaging.ViewingSide
 
 // writeGrid writes the reference photos (filling whole rows) and then images, a row per prompt.
 func (e *evaluation) writeGrid(path string, images []image.Image) error {

@@ -5,6 +5,10 @@ import (
 	"image"
 )
 
+// ViewingSide is the side image grids meant for people enlarge their cells to (EnlargeForViewing's
+// minSide in examples/finetune and examples/dreambench): 32×32 toy samples become 128×128.
+const ViewingSide = 128
+
 // EnlargeForViewing scales images up by the smallest whole factor that makes the largest of them
 // at least minSide pixels on its longer side, nearest-neighbour, so that a person looking at a
 // grid of 32×32 samples sees each pixel as a crisp block instead of a blur (the subject's 1–2
