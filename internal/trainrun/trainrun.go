@@ -1,6 +1,7 @@
 // Package trainrun holds what the toy world's training programs (the base model, the
-// autoencoder) share about a run that resumes across processes: the learning-rate schedule,
-// checkpoint folders replaced atomically, and reading a checkpoint's state.json.
+// autoencoder, the judge, the reward model) share: the learning-rate schedules, the step loop
+// that draws the next batch while a step runs (Loop), and, for a run that resumes across
+// processes, checkpoint folders replaced atomically and a checkpoint's state.json.
 package trainrun
 
 import (
@@ -23,6 +24,17 @@ func Cosine(step, steps, warmup int, lr, minFactor float64) float64 {
 	p := min(1, float64(step-warmup)/float64(span))
 	lo := lr * minFactor
 	return lo + (lr-lo)*0.5*(1+math.Cos(math.Pi*p))
+}
+
+// CosineToFloor is Cosine's schedule (without its clamp past steps) written as
+// lr·(floor + (1−floor)·½(1+cos πp)), which rounds differently: the judge and the reward model
+// were trained with it, and a run of theirs repeats only bit for bit with the same rounding.
+func CosineToFloor(step, steps, warmup int, lr, floor float64) float64 {
+	if step < warmup {
+		return lr * float64(step+1) / float64(warmup)
+	}
+	t := float64(step-warmup) / float64(max(1, steps-warmup))
+	return lr * (floor + (1-floor)*0.5*(1+math.Cos(math.Pi*t)))
 }
 
 // ReplaceDir builds a folder with fill in a temporary folder beside dir, then renames it into

@@ -182,9 +182,9 @@ func (t *Trainer) Finalize() {
 }
 
 // Run trains from the current state (step 0, or where Resume left it) up to Settings.Steps,
-// checkpointing as asked; on cancellation it checkpoints and returns ctx's error. The next
-// batch is rendered while the current step runs. A non-finite loss stops it with an error
-// naming the step, before anything of that step is saved.
+// checkpointing as asked (trainrun.Loop); on cancellation it checkpoints and returns an error
+// wrapping ctx's. The next batch is rendered while the current step runs. A non-finite loss
+// stops it with an error naming the step, before anything of that step is saved.
 func (t *Trainer) Run(ctx context.Context) error {
 	s := t.Settings
 	if s.Batch <= 0 || s.Steps < 0 {
@@ -197,73 +197,39 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	side, ch := t.latentShape()
-	type drawn struct {
-		b   batch
-		err error
-	}
-	next := make(chan drawn, 1)
-	draw := func(step int) {
-		b, err := drawBatch(s.Seed, step, s.Batch, side*side*ch)
-		next <- drawn{b, err}
-	}
-	if t.state.Step < s.Steps {
-		go draw(t.state.Step)
-	}
-	start, before, lastSave := time.Now(), t.state.Seconds, t.state.Step
-	save := func() error {
-		if t.Checkpoints == "" || t.state.Step == lastSave {
+	start, before := time.Now(), t.state.Seconds
+	loop := trainrun.Loop[batch]{Name: "autoencoder", Steps: s.Steps, Every: t.CheckpointEvery,
+		Draw: func(step int) (batch, error) { return drawBatch(s.Seed, step, s.Batch, side*side*ch) },
+		Train: func(step int, b batch) error {
+			lr := s.LearningRateAt(step)
+			t0 := time.Now()
+			outs, err := t.exec.Call(
+				tensors.FromFlatDataAndDimensions(b.X, s.Batch, toyworld.Size, toyworld.Size, 3),
+				tensors.FromFlatDataAndDimensions(b.Noise, s.Batch, side, side, ch),
+				tensors.FromScalar(float32(lr)))
+			if err != nil {
+				return fmt.Errorf("autoencoder: step %d: %w", step, err)
+			}
+			var v [4]float32
+			for i, o := range outs {
+				v[i] = tensors.MustCopyFlatData[float32](o)[0]
+				o.MustFinalizeAll()
+			}
+			if math.IsNaN(float64(v[0])) || math.IsInf(float64(v[0]), 0) || math.IsNaN(float64(v[3])) {
+				return fmt.Errorf("autoencoder: step %d: loss %v, gradient norm %v: training diverged (try a lower learning rate)", step, v[0], v[3])
+			}
+			t.state.Step++
+			t.state.Seconds = before + time.Since(start).Seconds()
+			t.state.Losses = append(t.state.Losses, [3]float32{v[0], v[1], v[2]})
+			if t.Progress != nil {
+				t.Progress(Progress{Step: t.state.Step, Steps: s.Steps, Loss: float64(v[0]), L1: float64(v[1]), KL: float64(v[2]),
+					GradNorm: float64(v[3]), LearningRate: lr, StepTime: time.Since(t0), Elapsed: time.Since(start)})
+			}
 			return nil
-		}
-		lastSave = t.state.Step
-		return t.checkpoint()
+		},
 	}
-	for t.state.Step < s.Steps {
-		if err := ctx.Err(); err != nil {
-			if cerr := save(); cerr != nil {
-				return fmt.Errorf("autoencoder: checkpoint: %w (after %w)", cerr, err)
-			}
-			return err
-		}
-		step := t.state.Step
-		d := <-next
-		if d.err != nil {
-			return d.err
-		}
-		if step+1 < s.Steps {
-			go draw(step + 1)
-		}
-		lr := s.LearningRateAt(step)
-		t0 := time.Now()
-		outs, err := t.exec.Call(
-			tensors.FromFlatDataAndDimensions(d.b.X, s.Batch, toyworld.Size, toyworld.Size, 3),
-			tensors.FromFlatDataAndDimensions(d.b.Noise, s.Batch, side, side, ch),
-			tensors.FromScalar(float32(lr)))
-		if err != nil {
-			return fmt.Errorf("autoencoder: step %d: %w", step, err)
-		}
-		var v [4]float32
-		for i, o := range outs {
-			v[i] = tensors.MustCopyFlatData[float32](o)[0]
-			o.MustFinalizeAll()
-		}
-		if math.IsNaN(float64(v[0])) || math.IsInf(float64(v[0]), 0) || math.IsNaN(float64(v[3])) {
-			return fmt.Errorf("autoencoder: step %d: loss %v, gradient norm %v: training diverged (try a lower learning rate)", step, v[0], v[3])
-		}
-		t.state.Step++
-		t.state.Seconds = before + time.Since(start).Seconds()
-		t.state.Losses = append(t.state.Losses, [3]float32{v[0], v[1], v[2]})
-		if t.Progress != nil {
-			t.Progress(Progress{Step: t.state.Step, Steps: s.Steps, Loss: float64(v[0]), L1: float64(v[1]), KL: float64(v[2]),
-				GradNorm: float64(v[3]), LearningRate: lr, StepTime: time.Since(t0), Elapsed: time.Since(start)})
-		}
-		if t.CheckpointEvery > 0 && t.state.Step%t.CheckpointEvery == 0 {
-			if err := save(); err != nil {
-				return fmt.Errorf("autoencoder: checkpoint at step %d: %w", t.state.Step, err)
-			}
-		}
+	if t.Checkpoints != "" {
+		loop.Checkpoint = t.checkpoint
 	}
-	if err := save(); err != nil {
-		return fmt.Errorf("autoencoder: checkpoint at step %d: %w", t.state.Step, err)
-	}
-	return nil
+	return loop.Run(ctx, t.state.Step)
 }

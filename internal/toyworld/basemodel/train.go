@@ -169,8 +169,8 @@ func (t *Trainer) Finalize() {
 }
 
 // Run trains from the current state (step 0, or where Resume left it) up to Settings.Steps,
-// checkpointing as asked; on cancellation it checkpoints and returns ctx's error. The next
-// batch is drawn while the current step runs.
+// checkpointing as asked (trainrun.Loop); on cancellation it checkpoints and returns an error
+// wrapping ctx's. The next batch is drawn while the current step runs.
 func (t *Trainer) Run(ctx context.Context) error {
 	s := t.Settings
 	if s.Batch <= 0 || s.Steps < 0 {
@@ -188,66 +188,44 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	ls := t.Data.LatentShape
 	l := len(t.Data.EmptyIDs)
-	next := make(chan Batch, 1)
-	draw := func(step int) { next <- t.Data.Batch(s.Seed, step, s.Batch, s.CaptionDrop, numTrain) }
-	if t.state.Step < s.Steps {
-		go draw(t.state.Step)
-	}
-	start, done, before := time.Now(), 0, t.state.Seconds
-	lastSave := t.state.Step
-	for t.state.Step < s.Steps {
-		if err := ctx.Err(); err != nil {
-			if t.Checkpoints != "" && t.state.Step > lastSave {
-				if cerr := t.checkpoint(); cerr != nil {
-					return fmt.Errorf("basemodel: checkpoint: %w (after %w)", cerr, err)
-				}
+	start, from, before := time.Now(), t.state.Step, t.state.Seconds
+	loop := trainrun.Loop[Batch]{Name: "basemodel", Steps: s.Steps, Every: t.CheckpointEvery,
+		Draw: func(step int) (Batch, error) {
+			return t.Data.Batch(s.Seed, step, s.Batch, s.CaptionDrop, numTrain), nil
+		},
+		Train: func(step int, b Batch) error {
+			lr := s.LearningRateAt(step)
+			t0 := time.Now()
+			outs, err := t.exec.Call(
+				tensors.FromFlatDataAndDimensions(b.X0, s.Batch, ls[0], ls[1], ls[2]),
+				tensors.FromFlatDataAndDimensions(b.IDs, s.Batch, l),
+				tensors.FromFlatDataAndDimensions(b.Noise, s.Batch, ls[0], ls[1], ls[2]),
+				tensors.FromFlatDataAndDimensions(b.T, s.Batch),
+				tensors.FromScalar(float32(lr)))
+			if err != nil {
+				return fmt.Errorf("basemodel: step %d: %w", step, err)
 			}
-			return err
-		}
-		step := t.state.Step
-		b := <-next
-		if step+1 < s.Steps {
-			go draw(step + 1)
-		}
-		lr := s.LearningRateAt(step)
-		t0 := time.Now()
-		outs, err := t.exec.Call(
-			tensors.FromFlatDataAndDimensions(b.X0, s.Batch, ls[0], ls[1], ls[2]),
-			tensors.FromFlatDataAndDimensions(b.IDs, s.Batch, l),
-			tensors.FromFlatDataAndDimensions(b.Noise, s.Batch, ls[0], ls[1], ls[2]),
-			tensors.FromFlatDataAndDimensions(b.T, s.Batch),
-			tensors.FromScalar(float32(lr)))
-		if err != nil {
-			return fmt.Errorf("basemodel: step %d: %w", step, err)
-		}
-		loss := tensors.MustCopyFlatData[float32](outs[0])[0]
-		norm := tensors.MustCopyFlatData[float32](outs[1])[0]
-		for _, o := range outs {
-			o.MustFinalizeAll()
-		}
-		dt := time.Since(t0)
-		if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
-			return fmt.Errorf("basemodel: step %d: loss %v", step, loss)
-		}
-		done++
-		t.state.Step++
-		t.state.Seconds = before + time.Since(start).Seconds()
-		t.state.Losses = append(t.state.Losses, loss)
-		if t.Progress != nil {
-			t.Progress(Progress{Step: t.state.Step, Steps: s.Steps, Loss: float64(loss), GradNorm: float64(norm),
-				LearningRate: lr, StepTime: dt, Elapsed: time.Since(start), Done: done})
-		}
-		if t.Checkpoints != "" && t.CheckpointEvery > 0 && t.state.Step%t.CheckpointEvery == 0 {
-			if err := t.checkpoint(); err != nil {
-				return fmt.Errorf("basemodel: checkpoint at step %d: %w", t.state.Step, err)
+			loss := tensors.MustCopyFlatData[float32](outs[0])[0]
+			norm := tensors.MustCopyFlatData[float32](outs[1])[0]
+			for _, o := range outs {
+				o.MustFinalizeAll()
 			}
-			lastSave = t.state.Step
-		}
+			dt := time.Since(t0)
+			if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+				return fmt.Errorf("basemodel: step %d: loss %v", step, loss)
+			}
+			t.state.Step++
+			t.state.Seconds = before + time.Since(start).Seconds()
+			t.state.Losses = append(t.state.Losses, loss)
+			if t.Progress != nil {
+				t.Progress(Progress{Step: t.state.Step, Steps: s.Steps, Loss: float64(loss), GradNorm: float64(norm),
+					LearningRate: lr, StepTime: dt, Elapsed: time.Since(start), Done: t.state.Step - from})
+			}
+			return nil
+		},
 	}
-	if t.Checkpoints != "" && t.state.Step > lastSave {
-		if err := t.checkpoint(); err != nil {
-			return fmt.Errorf("basemodel: checkpoint at step %d: %w", t.state.Step, err)
-		}
+	if t.Checkpoints != "" {
+		loop.Checkpoint = t.checkpoint
 	}
-	return nil
+	return loop.Run(ctx, t.state.Step)
 }

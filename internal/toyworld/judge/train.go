@@ -15,6 +15,7 @@ import (
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/optim"
+	"github.com/gorpo/gorpo/internal/trainrun"
 )
 
 // Where the store keeps the network and the optimiser's state.
@@ -109,69 +110,48 @@ func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
 	})
 	defer step.Finalize()
 
-	// Render one batch ahead of the step.
-	type rendered struct {
-		b   *Batch
-		err error
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan rendered, 1)
-	go func() {
-		defer close(batches)
-		seeds := make([]uint64, opts.Batch)
-		for s := range opts.Steps {
+	start := time.Now()
+	loop := trainrun.Loop[*Batch]{Name: "judge: train", Steps: opts.Steps,
+		Draw: func(s int) (*Batch, error) {
+			seeds := make([]uint64, opts.Batch)
 			for i := range seeds {
 				seeds[i] = TrainSeed(opts.Seed, s*opts.Batch+i)
 			}
-			b, err := RenderBatch(seeds, vocab, true)
-			select {
-			case batches <- rendered{b, err}:
-			case <-ctx.Done():
-				return
+			return RenderBatch(seeds, vocab, true)
+		},
+		Train: func(s int, b *Batch) error {
+			t0 := time.Now()
+			lr := learningRate(opts, s)
+			x := tensors.FromFlatDataAndDimensions(b.Pixels, b.N, b.Size, b.Size, 3)
+			flat := make([]int32, 0, b.N*NumHeads)
+			for _, l := range b.Labels {
+				flat = append(flat, l[:]...)
 			}
-		}
-	}()
-
-	start := time.Now()
-	for s := range opts.Steps {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("judge: train: step %d: %w", s, err)
-		}
-		t0 := time.Now()
-		r, ok := <-batches
-		if !ok {
-			return nil, fmt.Errorf("judge: train: step %d: %w", s, ctx.Err())
-		}
-		if r.err != nil {
-			return nil, r.err
-		}
-		lr := learningRate(opts, s)
-		x := tensors.FromFlatDataAndDimensions(r.b.Pixels, r.b.N, r.b.Size, r.b.Size, 3)
-		flat := make([]int32, 0, r.b.N*NumHeads)
-		for _, l := range r.b.Labels {
-			flat = append(flat, l[:]...)
-		}
-		y := tensors.FromFlatDataAndDimensions(flat, r.b.N, NumHeads)
-		outs, err := step.Call(x, y, float32(lr))
-		if err != nil {
-			return nil, fmt.Errorf("judge: train: step %d: %w", s, err)
-		}
-		p := TrainProgress{Step: s + 1, Steps: opts.Steps, LearningRate: lr}
-		p.Loss = float64(tensors.ToScalar[float32](outs[0]))
-		for h := range NumHeads {
-			p.Accuracy[h] = float64(tensors.ToScalar[float32](outs[1+h])) / float64(r.b.N)
-		}
-		for _, o := range outs {
-			_ = o.FinalizeAll()
-		}
-		if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
-			return nil, fmt.Errorf("judge: train: step %d: loss is %v", s+1, p.Loss)
-		}
-		p.Elapsed, p.StepTime = time.Since(start), time.Since(t0)
-		if opts.Progress != nil {
-			opts.Progress(p)
-		}
+			y := tensors.FromFlatDataAndDimensions(flat, b.N, NumHeads)
+			outs, err := step.Call(x, y, float32(lr))
+			if err != nil {
+				return fmt.Errorf("judge: train: step %d: %w", s, err)
+			}
+			p := TrainProgress{Step: s + 1, Steps: opts.Steps, LearningRate: lr}
+			p.Loss = float64(tensors.ToScalar[float32](outs[0]))
+			for h := range NumHeads {
+				p.Accuracy[h] = float64(tensors.ToScalar[float32](outs[1+h])) / float64(b.N)
+			}
+			for _, o := range outs {
+				_ = o.FinalizeAll()
+			}
+			if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
+				return fmt.Errorf("judge: train: step %d: loss is %v", s+1, p.Loss)
+			}
+			p.Elapsed, p.StepTime = time.Since(start), time.Since(t0)
+			if opts.Progress != nil {
+				opts.Progress(p)
+			}
+			return nil
+		},
+	}
+	if err := loop.Run(ctx, 0); err != nil {
+		return nil, err
 	}
 	// The optimiser's state is not part of the judge.
 	if err := store.DeleteVariablesInScope(optimizerScope); err != nil {
@@ -183,10 +163,5 @@ func Train(ctx context.Context, opts TrainOptions) (j *Judge, err error) {
 // learningRate is the schedule of step s (0-based): linear warm-up, then a cosine from the peak
 // down to 2% of it.
 func learningRate(o TrainOptions, s int) float64 {
-	if s < o.WarmupSteps {
-		return o.LearningRate * float64(s+1) / float64(o.WarmupSteps)
-	}
-	t := float64(s-o.WarmupSteps) / float64(max(1, o.Steps-o.WarmupSteps))
-	const floor = 0.02
-	return o.LearningRate * (floor + (1-floor)*0.5*(1+math.Cos(math.Pi*t)))
+	return trainrun.CosineToFloor(s, o.Steps, o.WarmupSteps, o.LearningRate, 0.02)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gorpo/gorpo/internal/hostexec"
 	"github.com/gorpo/gorpo/internal/nn"
 	"github.com/gorpo/gorpo/internal/optim"
+	"github.com/gorpo/gorpo/internal/trainrun"
 	"github.com/gorpo/gorpo/internal/weights"
 )
 
@@ -141,63 +142,43 @@ func Train(ctx context.Context, opts TrainOptions) (tr *Trained, err error) {
 	})
 	defer step.Finalize()
 
-	type batch struct {
-		pixels    *tensors.Tensor
-		ids, mask *tensors.Tensor
-		err       error
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan batch, 1)
-	go func() {
-		defer close(batches)
-		seeds := make([]uint64, B)
-		for s := range opts.Steps {
+	type batch struct{ pixels, ids, mask *tensors.Tensor }
+	start := time.Now()
+	loop := trainrun.Loop[batch]{Name: "rewardmodel: train", Steps: opts.Steps,
+		Draw: func(s int) (b batch, err error) {
+			seeds := make([]uint64, B)
 			for i := range seeds {
 				seeds[i] = TrainSeed(opts.Seed, s*B+i)
 			}
-			var b batch
-			b.pixels, b.ids, b.mask, b.err = encodeBatch(seeds, proc, tok)
-			select {
-			case batches <- b:
-			case <-ctx.Done():
-				return
+			b.pixels, b.ids, b.mask, err = encodeBatch(seeds, proc, tok)
+			return b, err
+		},
+		Train: func(s int, b batch) error {
+			t0 := time.Now()
+			lr := learningRate(opts, s)
+			outs, err := step.Call(b.pixels, b.ids, b.mask, float32(lr))
+			if err != nil {
+				return fmt.Errorf("rewardmodel: train: step %d: %w", s, err)
 			}
-		}
-	}()
-
-	start := time.Now()
-	for s := range opts.Steps {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("rewardmodel: train: step %d: %w", s, err)
-		}
-		t0 := time.Now()
-		b, ok := <-batches
-		if !ok {
-			return nil, fmt.Errorf("rewardmodel: train: step %d: %w", s, ctx.Err())
-		}
-		if b.err != nil {
-			return nil, b.err
-		}
-		lr := learningRate(opts, s)
-		outs, err := step.Call(b.pixels, b.ids, b.mask, float32(lr))
-		if err != nil {
-			return nil, fmt.Errorf("rewardmodel: train: step %d: %w", s, err)
-		}
-		p := TrainProgress{Step: s + 1, Steps: opts.Steps, LearningRate: lr}
-		vals := make([]float64, len(outs))
-		for i, o := range outs {
-			vals[i] = float64(tensors.ToScalar[float32](o))
-			_ = o.FinalizeAll()
-		}
-		p.Loss, p.ImageToText, p.TextToImage, p.HardNegative, p.Temperature = vals[0], vals[1], vals[2], vals[3], vals[4]
-		if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
-			return nil, fmt.Errorf("rewardmodel: train: step %d: loss is %v", s+1, p.Loss)
-		}
-		p.Elapsed, p.StepTime = time.Since(start), time.Since(t0)
-		if opts.Progress != nil {
-			opts.Progress(p)
-		}
+			p := TrainProgress{Step: s + 1, Steps: opts.Steps, LearningRate: lr}
+			vals := make([]float64, len(outs))
+			for i, o := range outs {
+				vals[i] = float64(tensors.ToScalar[float32](o))
+				_ = o.FinalizeAll()
+			}
+			p.Loss, p.ImageToText, p.TextToImage, p.HardNegative, p.Temperature = vals[0], vals[1], vals[2], vals[3], vals[4]
+			if math.IsNaN(p.Loss) || math.IsInf(p.Loss, 0) {
+				return fmt.Errorf("rewardmodel: train: step %d: loss is %v", s+1, p.Loss)
+			}
+			p.Elapsed, p.StepTime = time.Since(start), time.Since(t0)
+			if opts.Progress != nil {
+				opts.Progress(p)
+			}
+			return nil
+		},
+	}
+	if err := loop.Run(ctx, 0); err != nil {
+		return nil, err
 	}
 	if err := store.DeleteVariablesInScope(optimizerScope); err != nil {
 		return nil, fmt.Errorf("rewardmodel: train: %w", err)
@@ -274,12 +255,7 @@ func encodeBatch(seeds []uint64, proc align.ImageProcessor, tok *align.WordPiece
 // learningRate is the schedule of step s (0-based): linear warm-up, then a cosine from the peak
 // down to 2% of it.
 func learningRate(o TrainOptions, s int) float64 {
-	if s < o.WarmupSteps {
-		return o.LearningRate * float64(s+1) / float64(o.WarmupSteps)
-	}
-	t := float64(s-o.WarmupSteps) / float64(max(1, o.Steps-o.WarmupSteps))
-	const floor = 0.02
-	return o.LearningRate * (floor + (1-floor)*0.5*(1+math.Cos(math.Pi*t)))
+	return trainrun.CosineToFloor(s, o.Steps, o.WarmupSteps, o.LearningRate, 0.02)
 }
 
 // tokenizer builds the WordPiece tokenizer of vocab as LoadALIGN will read it from the folder.
