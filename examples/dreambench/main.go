@@ -51,6 +51,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gorpo/gorpo/examples/internal/flagpreset"
 	"github.com/gorpo/gorpo/examples/internal/toypreset"
 	"github.com/gorpo/gorpo/internal/imaging"
 	"github.com/gorpo/gorpo/rpo"
@@ -159,50 +160,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
 	if o.Toy {
-		o = withToyPreset(o)
+		withToyPreset(fs, &o)
 	}
 	return o, nil
 }
 
 // withToyPreset sets the toy preset's flags (and the toy bench's objectives) that the command
-// line did not give.
-func withToyPreset(o options) options {
+// line did not give, through fs, the flags parsed into o.
+func withToyPreset(fs *flag.FlagSet, o *options) {
 	if !o.explicit["objectives"] {
 		o.Objectives = toyObjectives
 	}
-	for name, v := range toypreset.Flags() {
-		if o.explicit[name] {
-			continue
-		}
-		switch name {
-		case "steps":
-			o.Steps = v.(int)
-		case "lr":
-			o.LR = v.(float64)
-		case "beta":
-			o.Beta = v.(float64)
-		case "validate-every":
-			o.ValidateEvery = v.(int)
-		case "images-per-prompt":
-			o.ImagesPerPrompt = v.(int)
-		case "val-images":
-			o.ValImages = v.(int)
-		case "class-images":
-			o.ClassImages = v.(int)
-		case "gen-steps":
-			o.GenSteps = v.(int)
-		case "guidance":
-			o.Guidance = v.(float64)
-		case "size":
-			o.Size = v.(string)
-		case "eval-prompts":
-			o.EvalPrompts = v.(int)
-		case "reference-prompts": // the toy source captions each render; --subject-prompt turns it off
-		default:
-			panic("dreambench: toy preset: no flag " + name)
-		}
-	}
-	return o
+	preset := toypreset.Flags()
+	delete(preset, "reference-prompts") // the toy source captions each render; --subject-prompt turns it off
+	flagpreset.Apply(fs, preset, o.explicit)
 }
 
 // runSpec is one run of each subject: an objective (none for the base model) and, for the

@@ -243,7 +243,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o.explicit = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.explicit[f.Name] = true })
 	if o.toy() {
-		o = withToyPreset(o)
+		withToyPreset(fs, &o)
 	}
 	return o, nil
 }

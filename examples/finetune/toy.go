@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"image"
 	"strings"
 
+	"github.com/gorpo/gorpo/examples/internal/flagpreset"
 	"github.com/gorpo/gorpo/examples/internal/toypreset"
 	"github.com/gorpo/gorpo/internal/toyworld"
 	"github.com/gorpo/gorpo/internal/toyworld/basemodel"
@@ -27,45 +29,14 @@ func (o options) toy() bool { return o.Model == "" }
 // measurements that chose them).
 func toyPreset() map[string]any { return toypreset.Flags() }
 
-// withToyPreset sets every toyPreset flag the command line did not give.
-func withToyPreset(o options) options {
-	for name, v := range toyPreset() {
-		if o.explicit[name] {
-			continue
-		}
-		switch name {
-		case "steps":
-			o.Steps = v.(int)
-		case "lr":
-			o.LR = v.(float64)
-		case "validate-every":
-			o.ValidateEvery = v.(int)
-		case "images-per-prompt":
-			o.ImagesPerPrompt = v.(int)
-		case "val-images":
-			o.ValImages = v.(int)
-		case "class-images":
-			o.ClassImages = v.(int)
-		case "gen-steps":
-			o.GenSteps = v.(int)
-		case "guidance":
-			o.Guidance = v.(float64)
-		case "size":
-			o.Size = v.(string)
-		case "eval-prompts":
-			o.EvalPrompts = v.(int)
-		case "beta":
-			o.Beta = v.(float64)
-		case "reference-prompts":
-			if o.explicit["subject-prompt"] {
-				continue // the photos go under the given subject prompt
-			}
-			o.ReferencePrompts = v.(string)
-		default:
-			panic("finetune: toyPreset: no flag " + name)
-		}
+// withToyPreset sets every toyPreset flag the command line did not give, through fs, the flags
+// parsed into o.
+func withToyPreset(fs *flag.FlagSet, o *options) {
+	preset := toyPreset()
+	if o.explicit["subject-prompt"] {
+		delete(preset, "reference-prompts") // the photos go under the given subject prompt
 	}
-	return o
+	flagpreset.Apply(fs, preset, o.explicit)
 }
 
 // toySubjectNames lists the built-in subjects for flag help and errors.

@@ -54,9 +54,11 @@ func writeToyBase(t *testing.T) string {
 // tinyToy are the toy path's options (the preset, as parseFlags applies it) shrunk for 2 cores:
 // 2 steps validating at step 2, 2 sampling steps, 3 evaluation prompts × 1 image.
 func tinyToy(t *testing.T, base, out string) options {
-	o := defaultOptions()
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
 	o.BaseModel, o.Out = base, out
-	o = withToyPreset(o)
 	o.Steps, o.ValidateEvery, o.LR = 2, 2, 1e-3
 	o.GenSteps, o.ImagesPerPrompt, o.ValImages = 2, 1, 1
 	o.EvalPrompts, o.EvalImages = 3, 1
