@@ -18,11 +18,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gorpo/gorpo/examples/internal/machine"
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/toyworld/judge"
 )
@@ -108,7 +108,7 @@ func run(ctx context.Context, out string, steps, batch int, seed uint64, channel
 		Seeds:        fmt.Sprintf("example k of the run: judge.TrainSeed(%d, k) = %d·2^40 + k, k < %d", seed, seed+1, steps*batch),
 		Started:      started.UTC().Format(time.RFC3339),
 		Seconds:      trained.Seconds(),
-		Machine:      machine(b.Name()),
+		Machine:      machine.Describe(b.Name()),
 	}
 	if err := j.Save(out, rec, rep); err != nil {
 		return err
@@ -128,18 +128,4 @@ func ints(flagName, list string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-// machine describes where the run happened.
-func machine(backendName string) string {
-	exp := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "GOEXPERIMENT" {
-				exp = " GOEXPERIMENT=" + s.Value
-			}
-		}
-	}
-	return fmt.Sprintf("%s%s %s/%s, %d cores, backend %s", runtime.Version(), exp, runtime.GOOS, runtime.GOARCH,
-		runtime.GOMAXPROCS(0), backendName)
 }

@@ -22,11 +22,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/gorpo/gorpo/align"
+	"github.com/gorpo/gorpo/examples/internal/machine"
 	"github.com/gorpo/gorpo/internal/backend"
 	"github.com/gorpo/gorpo/internal/toyworld/rewardmodel"
 )
@@ -118,7 +118,7 @@ func run(ctx context.Context, out string, steps, batch int, seed uint64, lr floa
 	fmt.Fprintf(&md, "- steps: %d × %d renders (each with its caption and one hard negative), AdamW, peak lr %g, warm-up 5%%, cosine to 2%%, weight decay 1e-2\n",
 		steps, batch, lr)
 	fmt.Fprintf(&md, "- started: %s\n- training wall time: %s\n- machine: %s\n\n", started.UTC().Format(time.RFC3339),
-		trained.Round(time.Second), machine(b.Name()))
+		trained.Round(time.Second), machine.Describe(b.Name()))
 	fmt.Fprintf(&md, "## Held-out metrics\n\n")
 	fmt.Fprintf(&md, "Renders: %s (%d).\n\n", rep.Seeds, rep.Images)
 	fmt.Fprintf(&md, "| metric | value |\n|---|---|\n")
@@ -143,18 +143,4 @@ func run(ctx context.Context, out string, steps, batch int, seed uint64, lr floa
 	}
 	fmt.Printf("wrote %s (%s in all)\n", out, time.Since(started).Round(time.Second))
 	return nil
-}
-
-// machine describes where the run happened.
-func machine(backendName string) string {
-	exp := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "GOEXPERIMENT" {
-				exp = " GOEXPERIMENT=" + s.Value
-			}
-		}
-	}
-	return fmt.Sprintf("%s%s %s/%s, %d cores, backend %s", runtime.Version(), exp, runtime.GOOS, runtime.GOARCH,
-		runtime.GOMAXPROCS(0), backendName)
 }
