@@ -203,7 +203,7 @@ func referenceScores(ctx context.Context, j judges, photos []image.Image) (map[s
 func writeGrid(path string, photos, images []image.Image, per int, height, width int) error {
 	var cells []image.Image
 	for _, p := range photos {
-		t, err := thumbnail(p, height, width)
+		t, err := imaging.Thumbnail(p, height, width)
 		if err != nil {
 			return fmt.Errorf("%s: reference photo: %w", path, err)
 		}
@@ -218,21 +218,4 @@ func writeGrid(path string, photos, images []image.Image, per int, height, width
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return rpo.WriteImageGrid(path, cells, per)
-}
-
-// thumbnail scales img to cover height×width and crops its centre, as the trainer prepares the
-// photos it trains on.
-func thumbnail(img image.Image, height, width int) (image.Image, error) {
-	src, err := imaging.FromImage(img)
-	if err != nil {
-		return nil, err
-	}
-	scale := math.Max(float64(height)/float64(src.H), float64(width)/float64(src.W))
-	w, h := max(width, int(math.Round(float64(src.W)*scale))), max(height, int(math.Round(float64(src.H)*scale)))
-	if w != src.W || h != src.H {
-		if src, err = imaging.Resize(src, w, h, imaging.Bilinear); err != nil {
-			return nil, err
-		}
-	}
-	return imaging.CenterCrop(src, width, height)
 }

@@ -56,7 +56,7 @@ func newEvaluation(cfg rpo.Config, gen rpo.Generation, all []string, n, per int,
 		e.Seeds[i] = r.Uint64()
 	}
 	for _, img := range photos {
-		t, err := thumbnail(img, gen.Height, gen.Width)
+		t, err := imaging.Thumbnail(img, gen.Height, gen.Width)
 		if err != nil {
 			return nil, fmt.Errorf("reference photo: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 
 	"github.com/gorpo/gorpo/examples/internal/photos"
 	"github.com/gorpo/gorpo/internal/imaging"
@@ -24,21 +23,4 @@ func loadPhotos(dir string, maxPixels int) ([]image.Image, []string, error) {
 		return nil, nil, fmt.Errorf("--subject-dir: %w", err)
 	}
 	return images, paths, nil
-}
-
-// thumbnail scales img to cover height×width and crops its centre, as the trainer prepares the
-// photos it trains on.
-func thumbnail(img image.Image, height, width int) (image.Image, error) {
-	src, err := imaging.FromImage(img)
-	if err != nil {
-		return nil, err
-	}
-	scale := math.Max(float64(height)/float64(src.H), float64(width)/float64(src.W))
-	w, h := max(width, int(math.Round(float64(src.W)*scale))), max(height, int(math.Round(float64(src.H)*scale)))
-	if w != src.W || h != src.H {
-		if src, err = imaging.Resize(src, w, h, imaging.Bilinear); err != nil {
-			return nil, err
-		}
-	}
-	return imaging.CenterCrop(src, width, height)
 }
