@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorpo/gorpo/align"
 	"github.com/gorpo/gorpo/diffusion"
+	"github.com/gorpo/gorpo/examples/internal/imagesize"
 	"github.com/gorpo/gorpo/internal/toyworld/basemodel"
 	"github.com/gorpo/gorpo/internal/toyworld/judge"
 	"github.com/gorpo/gorpo/internal/toyworld/rewardmodel"
@@ -170,7 +170,7 @@ func (b *bench) settings() []error {
 			errs = append(errs, fmt.Errorf("run %s: %w", r.Name, err))
 		}
 	}
-	h, w, err := parseSize(o.Size)
+	h, w, err := imagesize.Parse(o.Size)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -180,24 +180,6 @@ func (b *bench) settings() []error {
 		errs = append(errs, fmt.Errorf("--gen-steps %d: want at least 1", b.gen.Steps))
 	}
 	return errs
-}
-
-// parseSize reads --size: "N", "WIDTHxHEIGHT", or "0" (the model's default).
-func parseSize(s string) (height, width int, err error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return 0, 0, nil
-	}
-	ws, hs, pair := strings.Cut(strings.ToLower(s), "x")
-	if !pair {
-		hs = ws
-	}
-	width, errW := strconv.Atoi(ws)
-	height, errH := strconv.Atoi(hs)
-	if errW != nil || errH != nil || width < 1 || height < 1 {
-		return 0, 0, fmt.Errorf("--size %q: want N or WIDTHxHEIGHT in pixels, or 0 for the model's default", s)
-	}
-	return height, width, nil
 }
 
 // loadJudges loads the reward and metric models and says how the base model is loaded.

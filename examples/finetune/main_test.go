@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorpo/gorpo/examples/internal/imagesize"
 	"github.com/gorpo/gorpo/examples/internal/tinyrun"
 	"github.com/gorpo/gorpo/rpo"
 )
@@ -299,7 +300,7 @@ func TestParseFlags(t *testing.T) {
 	if !o.explicit["lora"] || o.explicit["steps"] {
 		t.Errorf("explicit flags %v, want lora and not steps", o.explicit)
 	}
-	if h, w, err := parseSize(o.Size); h != 512 || w != 768 || err != nil {
+	if h, w, err := imagesize.Parse(o.Size); h != 512 || w != 768 || err != nil {
 		t.Errorf("--size 768x512: %d×%d (height×width), %v", h, w, err)
 	}
 	if _, err := parseFlags([]string{"--model", "m", "extra"}, io.Discard); err == nil {

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"unicode"
 
+	"github.com/gorpo/gorpo/examples/internal/imagesize"
 	"github.com/gorpo/gorpo/rpo"
 )
 
@@ -38,7 +38,7 @@ func settingsOf(o options) (settings, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	h, w, err := parseSize(o.Size)
+	h, w, err := imagesize.Parse(o.Size)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -98,24 +98,6 @@ func parseObjective(s string) (rpo.Objective, error) {
 		names[i] = o.name
 	}
 	return "", fmt.Errorf("--objective %q: unknown, want one of %s", s, strings.Join(names, ", "))
-}
-
-// parseSize reads --size: "N" (square), "WIDTHxHEIGHT", or "0" (the model's default).
-func parseSize(s string) (height, width int, err error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "0" {
-		return 0, 0, nil
-	}
-	ws, hs, pair := strings.Cut(strings.ToLower(s), "x")
-	if !pair {
-		hs = ws
-	}
-	width, errW := strconv.Atoi(ws)
-	height, errH := strconv.Atoi(hs)
-	if errW != nil || errH != nil || width < 1 || height < 1 {
-		return 0, 0, fmt.Errorf("--size %q: want N or WIDTHxHEIGHT in pixels (512, 768x512), or 0 for the model's default", s)
-	}
-	return height, width, nil
 }
 
 // configFlags names the flag of each Config field the command line sets.
