@@ -2,11 +2,15 @@ package backend
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph"
 )
 
@@ -18,6 +22,50 @@ func TestChooseDefaultIsGo(t *testing.T) {
 	defer b.Finalize()
 	if b.Name() != "go" && !strings.Contains(strings.ToLower(b.Name()), "go") {
 		t.Fatalf("default backend is %q, want the Go backend", b.Name())
+	}
+}
+
+// The default Go backend runs ops one at a time in the order the graph built them (see the
+// package doc for why). compute keeps the two settings in fields of a type from its internal
+// package, read here by name, and compares them with a backend given those options explicitly
+// and with the backend's own default (which differs in both): if compute renames the fields this
+// test fails, and the options want checking again.
+func TestChooseDefaultSchedule(t *testing.T) {
+	settings := func(config string) string {
+		name, opts, _ := strings.Cut(config, ":")
+		var b compute.Backend
+		var err error
+		if name == "compute" {
+			b, err = gobackend.New(opts) // The backend's own defaults, without DefaultGoConfig.
+		} else {
+			b, err = Choose(config)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Finalize()
+		v := reflect.ValueOf(b)
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
+		}
+		var parts []string
+		for _, field := range []string{"OpsExecutionType", "SchedulingStrategy"} {
+			fv := v.FieldByName(field)
+			if !fv.IsValid() {
+				t.Fatalf("the Go backend (%T) has no field %s any more", b, field)
+			}
+			parts = append(parts, fmt.Sprintf("%s=%v", field, fv.Interface()))
+		}
+		return strings.Join(parts, " ")
+	}
+	def, explicit, own := settings(""), settings("go:ops_sequential,creation_order"), settings("compute:")
+	if def != explicit {
+		t.Errorf("default Go backend: %s, want %s (ops_sequential,creation_order)", def, explicit)
+	}
+	for _, field := range strings.Fields(own) {
+		if strings.Contains(def, field) {
+			t.Errorf("default Go backend: %s, the same %s as compute's own default (%s)", def, field, own)
+		}
 	}
 }
 
