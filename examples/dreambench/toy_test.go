@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gorpo/gorpo/examples/internal/toypreset"
 )
 
 // TestToyBench runs the toy bench's code path (the toy world's subjects, the toy reward model,
@@ -21,7 +23,7 @@ func TestToyBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Objectives != toyObjectives || o.ValidateEvery != 2 || o.Beta != 0.1 || o.GenSteps != 2 || o.Guidance != 2 {
+	if o.Objectives != toyObjectives || o.ValidateEvery != 2 || o.Beta != toypreset.Flags()["beta"] || o.GenSteps != 2 || o.Guidance != 2 {
 		t.Errorf("--toy: objectives %q, size %q, β %g; want the toy preset's", o.Objectives, o.Size, o.Beta)
 	}
 	o.log = logWriter{t}
