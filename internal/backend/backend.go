@@ -26,7 +26,7 @@
 //     output gradient waited there for it. In creation order a weight gradient runs when the
 //     backward pass reaches its layer, as autodiff built it, and those buffers go at once: the
 //     full fine-tune step of a fifth-width SD-1.5 U-Net at 256 px peaked at 1.04 GiB instead of
-//     1.29 (README, "Stable Diffusion at full size"). An explicit GOMLX_BACKEND=go:... wins.
+//     1.33 (README, "Stable Diffusion at full size"). An explicit GOMLX_BACKEND=go:... wins.
 package backend
 
 import (

@@ -31,23 +31,12 @@ func TestChooseDefaultIsGo(t *testing.T) {
 // and with the backend's own default (which differs in both): if compute renames the fields this
 // test fails, and the options want checking again.
 func TestChooseDefaultSchedule(t *testing.T) {
-	settings := func(config string) string {
-		name, opts, _ := strings.Cut(config, ":")
-		var b compute.Backend
-		var err error
-		if name == "compute" {
-			b, err = gobackend.New(opts) // The backend's own defaults, without DefaultGoConfig.
-		} else {
-			b, err = Choose(config)
-		}
+	settings := func(b compute.Backend, err error) string {
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer b.Finalize()
-		v := reflect.ValueOf(b)
-		if v.Kind() == reflect.Pointer {
-			v = v.Elem()
-		}
+		v := reflect.Indirect(reflect.ValueOf(b))
 		var parts []string
 		for _, field := range []string{"OpsExecutionType", "SchedulingStrategy"} {
 			fv := v.FieldByName(field)
@@ -58,7 +47,9 @@ func TestChooseDefaultSchedule(t *testing.T) {
 		}
 		return strings.Join(parts, " ")
 	}
-	def, explicit, own := settings(""), settings("go:ops_sequential,creation_order"), settings("compute:")
+	def := settings(Choose(""))
+	explicit := settings(Choose("go:ops_sequential,creation_order"))
+	own := settings(gobackend.New("")) // The backend's own defaults, without DefaultGoConfig.
 	if def != explicit {
 		t.Errorf("default Go backend: %s, want %s (ops_sequential,creation_order)", def, explicit)
 	}
